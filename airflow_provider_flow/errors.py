@@ -1,0 +1,215 @@
+"""The one vocabulary of failure.
+
+Every runtime raises a :class:`FlowError` (or a subclass) and nothing else for failures it understands. The base
+operator reads :attr:`FlowError.is_retryable` to decide, in one place, whether Airflow should retry the task or
+fail it at once. Errors are pickled when Airflow moves them between processes, so every class here rebuilds itself
+from its attribute dict rather than from constructor arguments (the default ``Exception`` pickling replays only
+positional ``args`` and would drop keyword-only ones).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_flow.redaction import redact_url
+
+#: How much of a response body an HttpError keeps: enough to read an API's error message, never a whole payload.
+BODY_EXCERPT_LIMIT = 500
+
+
+def _rebuild(cls: type[FlowError], args: tuple[Any, ...], state: dict[str, Any]) -> FlowError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+class FlowError(Exception):
+    """Base of every failure a runtime reports.
+
+    ``code`` is stable (safe to match on in callbacks and alerts); ``details`` carries structured context for
+    logs and XCom (never secrets); ``retryable`` overrides the class default when the raiser knows better.
+    """
+
+    code: str = "flow_error"
+    retryable_by_default: bool = False
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+        self._retryable = retryable
+
+    @property
+    def is_retryable(self) -> bool:
+        """Whether running the same task again can plausibly succeed."""
+        return self.retryable_by_default if self._retryable is None else self._retryable
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly summary for logs, callbacks and XCom."""
+        return {
+            "error": type(self).__name__,
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.is_retryable,
+            "details": self.details,
+        }
+
+
+class FlowValidationError(FlowError, ValueError):
+    """Invalid configuration or input: the same input fails the same way on every try."""
+
+    code = "validation_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: Any = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        prefix = f"{field}: " if field else ""
+        super().__init__(f"{prefix}{message}", details=details, retryable=False)
+
+
+class FlowTimeoutError(FlowError, TimeoutError):
+    """A deadline passed (``phase`` says which: connect, read, write, pool, deadline, ...)."""
+
+    code = "timeout"
+    retryable_by_default = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str,
+        timeout_seconds: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.phase = phase
+        self.timeout_seconds = timeout_seconds
+        super().__init__(message, details=details)
+
+
+class FlowConnectionError(FlowError, ConnectionError):
+    """The peer could not be reached or dropped the connection: the network may be fine on the next try."""
+
+    code = "connection_error"
+    retryable_by_default = True
+
+    def __init__(self, message: str, *, url: str | None = None, details: dict[str, Any] | None = None) -> None:
+        self.url = redact_url(url) if url else None
+        super().__init__(message, details=details)
+
+
+class HttpError(FlowError):
+    """An HTTP response with a non-success status.
+
+    The URL is stored redacted and the body only as a bounded excerpt, so the error can be logged, pickled
+    and pushed to XCom without leaking credentials or megabytes of payload.
+    """
+
+    code = "http_error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status_code: int,
+        method: str,
+        url: str,
+        body_excerpt: str | None = None,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.method = method.upper()
+        self.url = redact_url(url)
+        excerpt = body_excerpt or ""
+        if len(excerpt) > BODY_EXCERPT_LIMIT:
+            excerpt = excerpt[:BODY_EXCERPT_LIMIT] + f"... [{len(body_excerpt or '') - BODY_EXCERPT_LIMIT} more chars]"
+        self.body_excerpt = excerpt
+        self.retry_after = retry_after
+        if message is None:
+            message = f"HTTP {status_code} from {self.method} {self.url}"
+            if excerpt:
+                message += f": {excerpt}"
+            if retry_after is not None:
+                message += f" (Retry-After: {retry_after:g}s)"
+        super().__init__(message, details=details, retryable=retryable)
+
+    @property
+    def is_retryable(self) -> bool:
+        if self._retryable is not None:
+            return self._retryable
+        return self.status_code in (408, 429) or self.status_code >= 500
+
+
+class FileError(FlowError):
+    """A filesystem operation failed (``operation``: read, write, rename, mkdir, ...)."""
+
+    code = "file_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        operation: str,
+        details: dict[str, Any] | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        self.path = path
+        self.operation = operation
+        super().__init__(message, details=details, retryable=retryable)
+
+
+class PathTraversalError(FileError):
+    """A requested path would leave its base directory. Never retryable: the input itself is refused."""
+
+    code = "path_traversal"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        requested_path: str,
+        base: str,
+        reason: str = "resolves outside the base directory",
+        operation: str = "resolve",
+    ) -> None:
+        self.requested_path = requested_path
+        self.base = base
+        self.reason = reason
+        if message is None:
+            message = (
+                f"Refused path {requested_path!r}: {reason} (base directory {base!r}). "
+                "Use a relative path that stays inside the base directory."
+            )
+        super().__init__(message, path=requested_path, operation=operation, retryable=False)
+
+    @property
+    def is_retryable(self) -> bool:
+        return False
+
+
+__all__ = [
+    "BODY_EXCERPT_LIMIT",
+    "FileError",
+    "FlowConnectionError",
+    "FlowError",
+    "FlowTimeoutError",
+    "FlowValidationError",
+    "HttpError",
+    "PathTraversalError",
+]

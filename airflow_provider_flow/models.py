@@ -1,0 +1,128 @@
+"""The node AST: pydantic models for nodes and for the config of every built-in runtime.
+
+Configs are validated twice: at DAG-parse time for the parts that hold no template (so a misspelled key fails
+the DAG import), and at run time after rendering. Every model forbids unknown keys, and
+:func:`validation_error_from_pydantic` turns pydantic's report into one :class:`FlowValidationError` that names
+the field, the value and the allowed keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from airflow_provider_flow.errors import FlowValidationError
+
+#: Airflow task ids allow letters, digits, dashes, dots and underscores.
+NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$"
+
+
+class ConfigModel(BaseModel):
+    """Base of every runtime config: unknown keys are errors, values are validated on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+
+class Node(ConfigModel):
+    """One step of a flow: which runtime runs it, with what config, after which other nodes."""
+
+    id: str = Field(pattern=NODE_ID_PATTERN, description="Unique within the flow; becomes the Airflow task_id.")
+    runtime: str = Field(min_length=1, description="A name in the runtime registry, e.g. 'http.source'.")
+    config: dict[str, Any] = Field(default_factory=dict)
+    upstream: list[str] = Field(default_factory=list, description="Ids of nodes whose output this node reads.")
+
+
+class FileReference(ConfigModel):
+    """Where a large output lives, handed between tasks through XCom instead of the data itself.
+
+    ``path`` is relative to the base directory, so a task on another worker resolves it against its own
+    ``fs_conn_id`` (or ``base_path``) and the confinement rules apply again on read.
+    """
+
+    kind: Literal["file"] = "file"
+    path: str
+    base_path: str | None = None
+    fs_conn_id: str | None = None
+    format: str
+    records: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    sha256: str
+    pages: int | None = None
+
+    @classmethod
+    def is_reference(cls, value: Any) -> bool:
+        """True for a dict (as it comes out of XCom) or model that describes a file reference."""
+        if isinstance(value, FileReference):
+            return True
+        return isinstance(value, dict) and value.get("kind") == "file" and "path" in value
+
+
+def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
+    parts = [prefix] if prefix else []
+    for item in loc:
+        parts.append(f"[{item}]" if isinstance(item, int) else str(item))
+    return ".".join(parts).replace(".[", "[")
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The nested model that owns the last key of ``loc``, for listing its allowed keys."""
+    current = model
+    for item in loc[:-1]:
+        field = current.model_fields.get(str(item)) if isinstance(item, str) else None
+        annotation = getattr(field, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            current = annotation
+    return current
+
+
+def validation_error_from_pydantic(
+    exc: ValidationError, model: type[BaseModel], *, prefix: str = "config", context: str = ""
+) -> FlowValidationError:
+    """Turn pydantic's report into one error a DAG author can act on: field, value, and the fix."""
+    lines = []
+    first_field: str | None = None
+    first_value: Any = None
+    for error in exc.errors(include_url=False):
+        loc = tuple(error.get("loc", ()))
+        field = _format_loc(prefix, loc)
+        value = error.get("input")
+        if first_field is None:
+            first_field, first_value = field, value
+        if error.get("type") == "extra_forbidden":
+            owner = _model_at(model, loc)
+            allowed = ", ".join(sorted(owner.model_fields))
+            lines.append(f"{field}: unknown key {loc[-1]!r}; allowed keys: {allowed}")
+        elif error.get("type") == "missing":
+            lines.append(f"{field}: required but missing")
+        else:
+            shown = repr(value)
+            if len(shown) > 120:
+                shown = shown[:117] + "..."
+            lines.append(f"{field}: {error.get('msg')} (got {shown})")
+    where = f"{context}: " if context else ""
+    message = where + "invalid " + model.__name__ + ": " + "; ".join(lines)
+    err = FlowValidationError(message, value=first_value, details={"errors": lines})
+    err.field = first_field
+    return err
+
+
+def validate_config(model: type[BaseModel], config: dict[str, Any], *, context: str = "") -> Any:
+    """Validate a rendered config dict, raising :class:`FlowValidationError` instead of pydantic's error."""
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        raise validation_error_from_pydantic(exc, model, context=context) from None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Config models of the built-in runtimes. Each runtime issue owns its own section below.
+# ------------------------------------------------------------------------------------------------------------
+
+# === http (http.source, http.sink) ===
+
+# === file (file.source, file.sink) ===
+
+# === transform ===
+
+# === ai.transform ===

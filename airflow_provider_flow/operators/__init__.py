@@ -1,0 +1,1 @@
+"""Airflow operators: one base adapter, one small typed subclass per runtime."""

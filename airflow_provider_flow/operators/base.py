@@ -1,0 +1,168 @@
+"""The one place where a runtime meets Airflow.
+
+``FlowNodeOperator`` renders templates (Airflow does that for ``config`` and ``data``), validates the config,
+builds the :class:`ExecutionState` from the task context, runs the runtime and returns its output as XCom.
+Failures are translated here exactly once:
+
+* a retryable :class:`FlowError` (429/5xx/408, timeouts, dropped connections) raises
+  :class:`RetryableFlowFailure`, an ``AirflowException``: Airflow retries the task under its ``retries``;
+* any other :class:`FlowError` raises ``AirflowFailException``: the task fails at once, no retry wasted;
+* anything else propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.definitions._internal.mixins import ResolveMixin
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from pydantic import BaseModel, ValidationError
+
+from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
+from airflow_provider_flow.models import validate_config, validation_error_from_pydantic
+from airflow_provider_flow.operators.retry_policy import HAS_RETRY_POLICY, FlowRetryPolicy
+from airflow_provider_flow.runtimes.registry import RuntimeRegistry, registry
+from airflow_provider_flow.runtimes.state import ExecutionState
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_NOT_SET: Any = object()
+
+
+class RetryableFlowFailure(AirflowException):
+    """Raised for a retryable flow error: Airflow retries the task; ``flow_error`` is the original."""
+
+    def __init__(self, message: str, flow_error: FlowError) -> None:
+        super().__init__(message)
+        self.flow_error = flow_error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.flow_error))
+
+
+def holds_template(value: Any) -> bool:
+    """True when a value is only known at run time: a Jinja string or an XComArg, anywhere inside it."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(holds_template(k) or holds_template(v) for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return any(holds_template(v) for v in value)
+    # XComArg and friends: resolved by Airflow before execute().
+    return isinstance(value, ResolveMixin)
+
+
+def _plain(value: Any) -> Any:
+    """Output as XCom can store it: pydantic models dumped to JSON-shaped data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class FlowNodeOperator(BaseOperator):
+    """Run any registered runtime as an Airflow task.
+
+    :param runtime: registry name of the runtime, e.g. ``"http.source"``.
+    :param config: the runtime's config (templated). Keys without templates are validated when the DAG is
+        parsed, so a misspelled key fails the DAG import instead of the run.
+    :param data: the runtime's input (templated), typically an upstream task's ``.output``.
+    :param retry_policy: defaults to :class:`FlowRetryPolicy` on Airflow >= 3.3; pass ``None`` to use
+        Airflow's plain ``retries``/``retry_delay`` behaviour.
+    """
+
+    template_fields: Sequence[str] = ("config", "data")
+    template_fields_renderers = {"config": "json", "data": "json"}
+    ui_color = "#e8f4ff"
+
+    #: Registry used to look runtimes up; tests may point a subclass at their own.
+    runtime_registry: RuntimeRegistry = registry
+
+    def __init__(
+        self,
+        *,
+        runtime: str,
+        config: dict[str, Any] | None = None,
+        data: Any = None,
+        retry_policy: Any = _NOT_SET,
+        **kwargs: Any,
+    ) -> None:
+        if HAS_RETRY_POLICY:
+            kwargs["retry_policy"] = FlowRetryPolicy() if retry_policy is _NOT_SET else retry_policy
+        elif retry_policy not in (_NOT_SET, None):
+            raise ValueError("retry_policy needs Airflow >= 3.3; errors are still translated without it")
+        super().__init__(**kwargs)
+        self.runtime = runtime
+        self.config = dict(config or {})
+        self.data = data
+        self._check_at_parse_time()
+
+    def _check_at_parse_time(self) -> None:
+        """Fail the DAG import for what is already wrong: an unknown runtime, a bad non-templated value."""
+        where = f"task {self.task_id!r}"
+        try:
+            runtime = self.runtime_registry.get(self.runtime)
+        except FlowValidationError as err:
+            raise FlowValidationError(f"{where}: {err.message}", field="runtime", value=self.runtime) from None
+        templated = {key for key, value in self.config.items() if holds_template(value)}
+        static = {key: value for key, value in self.config.items() if key not in templated}
+        try:
+            runtime.config_model.model_validate(static)
+        except ValidationError as exc:
+            relevant = [e for e in exc.errors() if not (e.get("loc") and e["loc"][0] in templated)]
+            if relevant:
+                only = ValidationError.from_exception_data(exc.title, relevant)  # type: ignore[arg-type]
+                raise validation_error_from_pydantic(
+                    only, runtime.config_model, context=f"{where} ({self.runtime})"
+                ) from None
+
+    def execute(self, context: Context) -> Any:
+        state = self.build_state(context)
+        try:
+            runtime = self.runtime_registry.get(self.runtime)
+            config = validate_config(runtime.config_model, self.config, context=f"task {self.task_id!r}")
+            return _plain(runtime.execute(config, self.data, state))
+        except FlowError as err:
+            raise self.translate_error(err, state) from err
+
+    def build_state(self, context: Context) -> ExecutionState:
+        from airflow_provider_flow.hooks.settings import AirflowSettingsProvider
+
+        ti = context["ti"]
+        deadline = None
+        if self.execution_timeout is not None:
+            deadline = time.monotonic() + self.execution_timeout.total_seconds()
+        params = context.get("params") or {}
+        return ExecutionState(
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            run_id=ti.run_id,
+            try_number=int(ti.try_number or 1),
+            max_tries=int(getattr(ti, "max_tries", self.retries or 0) or 0),
+            logical_date=context.get("logical_date"),
+            params=dict(params),
+            log=self.log,
+            deadline=deadline,
+            settings=AirflowSettingsProvider(),
+        )
+
+    def translate_error(self, err: FlowError, state: ExecutionState) -> BaseException:
+        """Map a flow error onto Airflow's retry semantics; the single place this decision is made."""
+        attempt = f"try {state.try_number} of {state.max_tries + 1}"
+        if err.is_retryable:
+            if state.try_number <= state.max_tries:
+                self.log.warning("Retryable failure on %s (%s); Airflow will retry: %s", attempt, err.code, err)
+            else:
+                self.log.error("Retryable failure on %s, the last one (%s): %s", attempt, err.code, err)
+            return RetryableFlowFailure(f"{err.code}: {err}", err)
+        if isinstance(err, PathTraversalError):
+            self.log.error("Refused path %r outside base %r: %s", err.requested_path, err.base, err.reason)
+        self.log.error("Non-retryable failure on %s (%s); failing without retry: %s", attempt, err.code, err)
+        return AirflowFailException(f"{err.code}: {err}")

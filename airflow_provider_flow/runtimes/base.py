@@ -1,0 +1,28 @@
+"""The contract every runtime fulfils, built-in or third-party."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from airflow_provider_flow.runtimes.state import ExecutionState
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+InputT = TypeVar("InputT", contravariant=True)
+OutputT = TypeVar("OutputT", covariant=True)
+
+
+@runtime_checkable
+class NodeRuntime(Protocol[ConfigT, InputT, OutputT]):
+    """A unit of work: validated config in, output out, failures as :class:`~airflow_provider_flow.errors.FlowError`.
+
+    ``name`` is the registry key (``"http.source"``); ``config_model`` validates the rendered config;
+    ``execute`` must be safe to run again after a failure (Airflow retries run it from the start) and must
+    return something XCom can carry: JSON-shaped data, a pydantic model, or a file reference for large data.
+    """
+
+    name: str
+    config_model: type[ConfigT]
+
+    def execute(self, config: ConfigT, input: InputT, state: ExecutionState) -> OutputT: ...
