@@ -27,7 +27,10 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
-pytest_plugins = ["tests.fixtures"]
+# Every module in tests/fixtures/ is a plugin: a new fixture module needs no edit here.
+pytest_plugins = sorted(
+    f"tests.fixtures.{path.stem}" for path in (TESTS_DIR / "fixtures").glob("*.py") if path.stem != "__init__"
+)
 
 
 @pytest.fixture(scope="session")

@@ -1,1 +1,0 @@
-"""Shared fixtures, registered through ``pytest_plugins`` so each test module can use them without imports."""
