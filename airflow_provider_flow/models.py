@@ -107,6 +107,42 @@ def validation_error_from_pydantic(
     return err
 
 
+def holds_template(value: Any, *, deferred_types: tuple[type, ...] = ()) -> bool:
+    """True when a value is only known at run time: a Jinja string, or a ``deferred_types`` instance
+    (the operator passes Airflow's XComArg types), anywhere inside it."""
+    if deferred_types and isinstance(value, deferred_types):
+        return True
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(
+            holds_template(k, deferred_types=deferred_types) or holds_template(v, deferred_types=deferred_types)
+            for k, v in value.items()
+        )
+    if isinstance(value, (list, tuple, set)):
+        return any(holds_template(v, deferred_types=deferred_types) for v in value)
+    return False
+
+
+def validate_static_config(
+    model: type[BaseModel], config: dict[str, Any], *, context: str = "", deferred_types: tuple[type, ...] = ()
+) -> None:
+    """Validate what is known before rendering: keys holding templates are skipped (and may be missing).
+
+    Used at DAG-parse time by the operator and by the flow-file validator, so a misspelled key or a bad literal
+    fails early with the same message in both places.
+    """
+    templated = {key for key, value in config.items() if holds_template(value, deferred_types=deferred_types)}
+    static = {key: value for key, value in config.items() if key not in templated}
+    try:
+        model.model_validate(static)
+    except ValidationError as exc:
+        relevant = [e for e in exc.errors() if not (e.get("loc") and e["loc"][0] in templated)]
+        if relevant:
+            only = ValidationError.from_exception_data(exc.title, relevant)  # type: ignore[arg-type]
+            raise validation_error_from_pydantic(only, model, context=context) from None
+
+
 def validate_config(model: type[BaseModel], config: dict[str, Any], *, context: str = "") -> Any:
     """Validate a rendered config dict, raising :class:`FlowValidationError` instead of pydantic's error."""
     try:

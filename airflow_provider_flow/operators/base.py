@@ -13,16 +13,17 @@ Failures are translated here exactly once:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
-from airflow_provider_flow.models import validate_config, validation_error_from_pydantic
+from airflow_provider_flow.models import holds_template as _holds_template
+from airflow_provider_flow.models import validate_config, validate_static_config
 from airflow_provider_flow.operators.retry_policy import HAS_RETRY_POLICY, FlowRetryPolicy
 from airflow_provider_flow.runtimes.registry import RuntimeRegistry, registry
 from airflow_provider_flow.runtimes.state import ExecutionState
@@ -46,14 +47,7 @@ class RetryableFlowFailure(AirflowException):
 
 def holds_template(value: Any) -> bool:
     """True when a value is only known at run time: a Jinja string or an XComArg, anywhere inside it."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, Mapping):
-        return any(holds_template(k) or holds_template(v) for k, v in value.items())
-    if isinstance(value, (list, tuple, set)):
-        return any(holds_template(v) for v in value)
-    # XComArg and friends: resolved by Airflow before execute().
-    return isinstance(value, ResolveMixin)
+    return _holds_template(value, deferred_types=(ResolveMixin,))
 
 
 def _plain(value: Any) -> Any:
@@ -111,17 +105,9 @@ class FlowNodeOperator(BaseOperator):
             runtime = self.runtime_registry.get(self.runtime)
         except FlowValidationError as err:
             raise FlowValidationError(f"{where}: {err.message}", field="runtime", value=self.runtime) from None
-        templated = {key for key, value in self.config.items() if holds_template(value)}
-        static = {key: value for key, value in self.config.items() if key not in templated}
-        try:
-            runtime.config_model.model_validate(static)
-        except ValidationError as exc:
-            relevant = [e for e in exc.errors() if not (e.get("loc") and e["loc"][0] in templated)]
-            if relevant:
-                only = ValidationError.from_exception_data(exc.title, relevant)  # type: ignore[arg-type]
-                raise validation_error_from_pydantic(
-                    only, runtime.config_model, context=f"{where} ({self.runtime})"
-                ) from None
+        validate_static_config(
+            runtime.config_model, self.config, context=f"{where} ({self.runtime})", deferred_types=(ResolveMixin,)
+        )
 
     def execute(self, context: Context) -> Any:
         state = self.build_state(context)
