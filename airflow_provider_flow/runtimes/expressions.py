@@ -1,0 +1,148 @@
+"""Safe expressions over JSON-shaped records: JMESPath, compiled once, never Python.
+
+Expressions reach a task from DAG files, flow files and even trigger-time params, so they are *data*: they can
+read a record and compute values from it, and nothing else (no attribute access, imports, calls into Python,
+loops without input). JMESPath is the established, specified language for exactly that (it is what the AWS CLI
+and Ansible use); writing a parser here would be a liability.
+
+Use :func:`compile_expression` once per expression (syntax errors become a :class:`FlowValidationError` naming
+the field and the parse position) and :meth:`Expression.search` per record (a failure names the record index,
+the expression and the reason). A few string helpers that JMESPath lacks are added as custom functions:
+``lower(s)``, ``upper(s)``, ``trim(s)``, ``split(s, sep)``, ``replace(s, old, new)``.
+
+Truthiness (used by ``filter``) follows JMESPath: ``false``, ``null``, ``""``, ``[]`` and ``{}`` are false,
+everything else (including ``0``) is true. Comparisons other than ``==``/``!=`` need numbers on both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+from jmespath import functions as jp_functions
+from jmespath.exceptions import JMESPathError, ParseError
+
+from airflow_provider_flow.errors import FlowValidationError
+
+#: Longest accepted expression: a guard against pasted payloads, far above any real expression.
+MAX_EXPRESSION_LENGTH = 4000
+
+#: Errors a pure expression can raise while evaluating against one record (jmespath 1.x raises a plain
+#: TypeError for e.g. ``'a' > `1```).
+_EVALUATION_ERRORS = (JMESPathError, TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError)
+
+
+class _FlowFunctions(jp_functions.Functions):
+    """String helpers missing from JMESPath. Pure functions of their arguments, like the built-ins."""
+
+    @jp_functions.signature({"types": ["string"]})
+    def _func_lower(self, s: str) -> str:
+        return s.lower()
+
+    @jp_functions.signature({"types": ["string"]})
+    def _func_upper(self, s: str) -> str:
+        return s.upper()
+
+    @jp_functions.signature({"types": ["string"]})
+    def _func_trim(self, s: str) -> str:
+        return s.strip()
+
+    @jp_functions.signature({"types": ["string"]}, {"types": ["string"]})
+    def _func_split(self, s: str, sep: str) -> list[str]:
+        return s.split(sep) if sep else list(s)
+
+    @jp_functions.signature({"types": ["string"]}, {"types": ["string"]}, {"types": ["string"]})
+    def _func_replace(self, s: str, old: str, new: str) -> str:
+        return s.replace(old, new)
+
+
+_OPTIONS = jmespath.Options(custom_functions=_FlowFunctions())
+
+
+def _shorten(value: Any, limit: int = 120) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def is_truthy(value: Any) -> bool:
+    """JMESPath truthiness: false, null, empty string/array/object are false; 0 is true."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, (str, list, dict)) and not value)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A compiled expression and where it came from (for error messages)."""
+
+    source: str
+    field: str
+    _parsed: Any
+
+    def search(self, record: Any, *, index: int | None = None) -> Any:
+        """Evaluate against one record; a failure raises FlowValidationError naming the record and the reason."""
+        try:
+            return self._parsed.search(record, options=_OPTIONS)
+        except _EVALUATION_ERRORS as exc:
+            raise self.error(index, record, str(exc) or type(exc).__name__) from None
+
+    def error(self, index: int | None, record: Any, reason: str) -> FlowValidationError:
+        """An evaluation error for ``record`` (also used by callers that judge the result, e.g. sort keys)."""
+        where = f"record {index}" if index is not None else "the record"
+        return FlowValidationError(
+            f"expression {self.source!r} failed on {where}: {reason}. Record: {_shorten(record)}. Fix the "
+            "expression (JMESPath: https://jmespath.org/specification.html) or filter such records out first",
+            field=self.field,
+            value=self.source,
+            details={"record_index": index, "expression": self.source, "reason": reason},
+        )
+
+
+def compile_expression(source: Any, *, field: str = "expression") -> Expression:
+    """Compile a JMESPath expression once; a syntax error names the field, the expression and the position."""
+    if not isinstance(source, str) or not source.strip():
+        raise FlowValidationError(
+            f"expected a non-empty JMESPath expression string, got {_shorten(source)}",
+            field=field,
+            value=source,
+        )
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        raise FlowValidationError(
+            f"expression is {len(source)} characters long (limit {MAX_EXPRESSION_LENGTH}); "
+            "split the work into several operations",
+            field=field,
+            value=source[:100] + "...",
+        )
+    try:
+        parsed = jmespath.compile(source)
+    except ParseError as exc:
+        position = getattr(exc, "lex_position", None)
+        token = getattr(exc, "token_value", None)
+        if position is None:
+            reason = str(exc)
+        elif token is None or position >= len(source):
+            reason = f"incomplete expression (ends at position {position})"
+        else:
+            reason = f"syntax error at position {position} (near {token!r})"
+        raise FlowValidationError(
+            f"invalid JMESPath expression {source!r}: {reason}. Literals are written `1`, `true`, 'text'; "
+            'field names with dashes or spaces are quoted: "my-field"',
+            field=field,
+            value=source,
+        ) from None
+    except JMESPathError as exc:
+        raise FlowValidationError(f"invalid JMESPath expression {source!r}: {exc}", field=field, value=source) from None
+    return Expression(source=source, field=field, _parsed=parsed)
+
+
+def check_expression(source: str) -> str:
+    """Pydantic validator helper: compiles ``source`` and returns it unchanged, raising ValueError if invalid."""
+    try:
+        compile_expression(source)
+    except FlowValidationError as err:
+        raise ValueError(err.message.removeprefix("expression: ")) from None
+    return source
+
+
+__all__ = ["MAX_EXPRESSION_LENGTH", "Expression", "check_expression", "compile_expression", "is_truthy"]

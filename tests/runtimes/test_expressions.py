@@ -1,0 +1,80 @@
+"""JMESPath expressions: compiled once, evaluated per record, errors that name record, expression and reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.runtimes.expressions import (
+    MAX_EXPRESSION_LENGTH,
+    check_expression,
+    compile_expression,
+    is_truthy,
+)
+
+
+def test_search_reads_nested_fields_and_custom_string_functions() -> None:
+    record = {"user": {"name": " Ada ", "tags": ["a", "b"]}, "n": 3}
+    assert compile_expression("user.tags[1]").search(record) == "b"
+    assert compile_expression("trim(user.name)").search(record) == "Ada"
+    assert compile_expression("upper(trim(user.name))").search(record) == "ADA"
+    assert compile_expression("lower('MiXed')").search(record) == "mixed"
+    assert compile_expression("split('a,b', ',')").search(record) == ["a", "b"]
+    assert compile_expression("replace('a-b', '-', '_')").search(record) == "a_b"
+    assert compile_expression("n > `2` && length(user.tags) == `2`").search(record) is True
+    assert compile_expression("missing").search(record) is None
+
+
+def test_syntax_error_names_field_expression_and_position() -> None:
+    with pytest.raises(FlowValidationError) as info:
+        compile_expression("items[?price > `10`", field="operations[0].filter")
+    err = info.value
+    assert err.field == "operations[0].filter" and err.value == "items[?price > `10`"
+    assert "invalid JMESPath expression 'items[?price > `10`'" in str(err)
+    assert "position" in str(err) and not err.is_retryable
+
+
+def test_evaluation_error_names_record_index_expression_and_reason() -> None:
+    expr = compile_expression("length(size)", field="operations[1].filter")
+    with pytest.raises(FlowValidationError) as info:
+        expr.search({"size": 12}, index=41)
+    message = str(info.value)
+    assert message.startswith("operations[1].filter: expression 'length(size)' failed on record 41")
+    assert "invalid type for value: 12" in message
+    assert info.value.details["record_index"] == 41
+
+
+def test_mixed_type_comparison_is_a_validation_error_not_a_type_error() -> None:
+    with pytest.raises(FlowValidationError, match="failed on record 0"):
+        compile_expression("a > `2`").search({"a": "text"}, index=0)
+
+
+@pytest.mark.parametrize("source", ["", "   ", None, 12])
+def test_empty_or_non_string_expression_is_refused(source: object) -> None:
+    with pytest.raises(FlowValidationError, match="non-empty JMESPath expression"):
+        compile_expression(source, field="f")
+
+
+def test_overlong_expression_is_refused() -> None:
+    with pytest.raises(FlowValidationError, match="characters long"):
+        compile_expression("a" * (MAX_EXPRESSION_LENGTH + 1))
+
+
+def test_python_is_never_evaluated() -> None:
+    # Looks like Python; JMESPath reads it as a field path / refuses it, nothing runs.
+    assert compile_expression("__import__").search({"__import__": 1}) == 1
+    with pytest.raises(FlowValidationError, match="(?i)unknown function"):
+        compile_expression("__import__('os').system('echo pwned')").search({})
+    with pytest.raises(FlowValidationError, match="(?i)unknown function"):
+        compile_expression("eval('1')").search({})
+
+
+def test_truthiness_follows_jmespath() -> None:
+    assert [is_truthy(v) for v in (None, False, "", [], {})] == [False] * 5
+    assert [is_truthy(v) for v in (0, "x", [0], {"a": 1}, True)] == [True] * 5
+
+
+def test_check_expression_raises_value_error_for_pydantic() -> None:
+    assert check_expression("a.b") == "a.b"
+    with pytest.raises(ValueError, match="invalid JMESPath expression"):
+        check_expression("a[")
