@@ -160,5 +160,93 @@ def validate_config(model: type[BaseModel], config: dict[str, Any], *, context: 
 # === file (file.source, file.sink) ===
 
 # === transform ===
+# Section-local imports: this section is edited independently of the file header.
+from collections.abc import Callable  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+from pydantic import AfterValidator, field_validator, model_validator  # noqa: E402
+
+
+def _expression(value: str) -> str:
+    from airflow_provider_flow.runtimes.expressions import check_expression
+
+    return check_expression(value)
+
+
+#: A JMESPath expression, compiled when the config is validated (so a syntax error fails the DAG import).
+JmesExpression = Annotated[str, AfterValidator(_expression)]
+
+TRANSFORM_OPERATIONS = ("filter", "select", "map", "rename", "drop", "limit", "sort_by", "unique_by", "apply")
+
+
+class SortSpec(ConfigModel):
+    """``{"sort_by": {"key": "age", "reverse": true}}``; the short form ``{"sort_by": "age"}`` sorts ascending."""
+
+    key: JmesExpression
+    reverse: bool = False
+
+
+class TransformOperation(ConfigModel):
+    """One step of a transform; exactly one key is set (checked with a message naming the allowed ones)."""
+
+    filter: JmesExpression | None = None
+    select: dict[str, JmesExpression] | None = None
+    map: dict[str, JmesExpression] | None = None
+    rename: dict[str, str] | None = None
+    drop: list[str] | None = None
+    limit: int | None = Field(default=None, ge=0)
+    sort_by: JmesExpression | SortSpec | None = None
+    unique_by: JmesExpression | None = None
+    apply: Callable[[Any], Any] | None = Field(default=None, exclude=True)
+    """A Python callable (DAG files only; JSON and flow files cannot hold one): record -> record, or None to drop."""
+
+    @model_validator(mode="after")
+    def _one_operation(self) -> TransformOperation:
+        chosen = [name for name in TRANSFORM_OPERATIONS if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            raise ValueError(f"an operation has exactly one key, one of {', '.join(TRANSFORM_OPERATIONS)}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name in TRANSFORM_OPERATIONS if getattr(self, name) is not None)
+
+
+class TransformConfig(ConfigModel):
+    """Config of the ``transform`` runtime: ordered operations over records (inline or a file reference)."""
+
+    operations: list[TransformOperation] = Field(default_factory=list)
+    output_path: str | None = Field(
+        default=None, description="Stream the result to this file (relative to the base) and return a reference."
+    )
+    fs_conn_id: str | None = None
+    base_path: str | None = None
+    output_format: Literal["ndjson", "json", "csv"] = "ndjson"
+    max_records_in_memory: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Bound for sort_by (records held) and unique_by (distinct keys held); exceeding it fails.",
+    )
+
+    @field_validator("operations", mode="before")
+    @classmethod
+    def _known_operations(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                continue
+            keys = list(item)
+            unknown = [k for k in keys if k not in TRANSFORM_OPERATIONS]
+            if unknown:
+                raise ValueError(
+                    f"operations[{index}]: unknown operation {unknown[0]!r}; allowed: {', '.join(TRANSFORM_OPERATIONS)}"
+                )
+            if len(keys) != 1:
+                raise ValueError(
+                    f"operations[{index}]: one key per operation, got {keys}; write them as separate list items"
+                )
+        return value
+
 
 # === ai.transform ===

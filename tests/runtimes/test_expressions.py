@@ -63,9 +63,9 @@ def test_overlong_expression_is_refused() -> None:
 def test_python_is_never_evaluated() -> None:
     # Looks like Python; JMESPath reads it as a field path / refuses it, nothing runs.
     assert compile_expression("__import__").search({"__import__": 1}) == 1
-    with pytest.raises(FlowValidationError, match="(?i)unknown function"):
+    with pytest.raises(FlowValidationError, match=r"(?i)unknown function"):
         compile_expression("__import__('os').system('echo pwned')").search({})
-    with pytest.raises(FlowValidationError, match="(?i)unknown function"):
+    with pytest.raises(FlowValidationError, match=r"(?i)unknown function"):
         compile_expression("eval('1')").search({})
 
 

@@ -1,0 +1,57 @@
+"""``TransformOperator``: the ``transform`` runtime as a typed Airflow operator (no logic beyond building config)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from airflow_provider_flow.operators.base import FlowNodeOperator
+
+
+class TransformOperator(FlowNodeOperator):
+    """Filter, reshape, sort and deduplicate records with JMESPath expressions, streamed record by record.
+
+    :param data: the records: a list (e.g. an upstream ``.output``) or a file reference from a file/HTTP source.
+    :param operations: ordered one-key dicts: ``{"filter": expr}``, ``{"select": {out: expr}}`` (new records),
+        ``{"map": {out: expr}}`` (existing fields kept), ``{"rename": {old: new}}``, ``{"drop": [fields]}``,
+        ``{"limit": n}``, ``{"sort_by": expr | {"key": expr, "reverse": bool}}``, ``{"unique_by": expr}``,
+        and in Python DAG files ``{"apply": callable}`` (record -> record, or None to drop it).
+    :param python_callable: shorthand for a final ``{"apply": python_callable}`` operation.
+    :param output_path: stream the result to this file (relative to the base) and return a file reference
+        instead of the records; needs ``fs_conn_id`` or ``base_path``.
+    :param output_format: ``ndjson`` (default), ``json`` or ``csv``.
+    :param max_records_in_memory: bound for ``sort_by``/``unique_by``, the only operations that hold state.
+    """
+
+    ui_color = "#f0f7e6"
+
+    def __init__(
+        self,
+        *,
+        data: Any,
+        operations: list[dict[str, Any]] | None = None,
+        python_callable: Callable[[Any], Any] | None = None,
+        output_path: str | None = None,
+        fs_conn_id: str | None = None,
+        base_path: str | None = None,
+        output_format: str | None = None,
+        max_records_in_memory: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        ops = list(operations or [])
+        if python_callable is not None:
+            ops.append({"apply": python_callable})
+        config = {
+            "operations": ops,
+            "output_path": output_path,
+            "fs_conn_id": fs_conn_id,
+            "base_path": base_path,
+            "output_format": output_format,
+            "max_records_in_memory": max_records_in_memory,
+        }
+        super().__init__(
+            runtime="transform",
+            config={key: value for key, value in config.items() if value is not None},
+            data=data,
+            **kwargs,
+        )

@@ -1,0 +1,146 @@
+"""The transform runtime: every operation, errors with record index, streaming and bounded memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.models import TransformConfig, validate_config
+from airflow_provider_flow.runtimes.transform import build_stages, run_pipeline, transform_records
+
+PEOPLE = [
+    {"id": 1, "name": "ada", "age": 36, "team": "core", "tags": ["x"]},
+    {"id": 2, "name": "bob", "age": 17, "team": "web"},
+    {"id": 3, "name": "cy", "age": 52, "team": "core"},
+    {"id": 4, "name": "dee", "team": "ops"},
+    {"id": 5, "name": "eve", "age": 29, "team": "web"},
+]
+
+
+def test_filter_keeps_truthy_records() -> None:
+    assert [r["id"] for r in transform_records(PEOPLE, [{"filter": "age >= `18`"}])] == [1, 3, 5]
+    assert [r["id"] for r in transform_records(PEOPLE, [{"filter": "tags"}])] == [1]
+
+
+def test_select_builds_new_records_and_map_extends_them() -> None:
+    selected = transform_records(PEOPLE[:2], [{"select": {"who": "upper(name)", "adult": "age >= `18`"}}])
+    assert selected == [{"who": "ADA", "adult": True}, {"who": "BOB", "adult": False}]
+    mapped = transform_records(PEOPLE[:1], [{"map": {"name": "upper(name)", "n_tags": "length(tags)"}}])
+    assert mapped == [{**PEOPLE[0], "name": "ADA", "n_tags": 1}]
+
+
+def test_rename_and_drop() -> None:
+    out = transform_records(PEOPLE[:1], [{"rename": {"name": "full_name", "nope": "x"}}, {"drop": ["tags", "age"]}])
+    assert out == [{"id": 1, "full_name": "ada", "team": "core"}]
+
+
+def test_limit_stops_reading_the_input() -> None:
+    pulled: list[int] = []
+
+    def source() -> Any:
+        for i in range(1_000_000):
+            pulled.append(i)
+            yield {"i": i}
+
+    assert transform_records(source(), [{"filter": "i > `2`"}, {"limit": 2}]) == [{"i": 3}, {"i": 4}]
+    assert len(pulled) == 5
+    assert transform_records(PEOPLE, [{"limit": 0}]) == []
+
+
+def test_sort_by_short_and_long_form_missing_keys_last_and_stable() -> None:
+    asc = transform_records(PEOPLE, [{"sort_by": "age"}])
+    assert [r["id"] for r in asc] == [2, 5, 1, 3, 4]
+    desc = transform_records(PEOPLE, [{"sort_by": {"key": "age", "reverse": True}}])
+    assert [r["id"] for r in desc] == [3, 1, 5, 2, 4]
+    by_team = transform_records(PEOPLE, [{"sort_by": "team"}])
+    assert [r["id"] for r in by_team] == [1, 3, 4, 2, 5]  # stable within a team
+
+
+def test_sort_by_mixed_key_types_names_the_record() -> None:
+    records = [{"k": 1}, {"k": 2}, {"k": "three"}]
+    with pytest.raises(FlowValidationError) as info:
+        transform_records(records, [{"sort_by": "k"}])
+    assert "failed on record 2" in str(info.value) and "earlier keys are numbers" in str(info.value)
+    assert info.value.field == "operations[0].sort_by"
+
+
+def test_unique_by_keeps_first_of_each_key() -> None:
+    out = transform_records(PEOPLE, [{"unique_by": "team"}])
+    assert [r["id"] for r in out] == [1, 2, 4]
+    out = transform_records([{"k": {"a": 1, "b": 2}}, {"k": {"b": 2, "a": 1}}, {"k": None}], [{"unique_by": "k"}])
+    assert len(out) == 2
+
+
+def test_memory_bound_for_sort_and_unique_is_a_clear_error() -> None:
+    records = [{"i": i} for i in range(10)]
+    config = validate_config(TransformConfig, {"operations": [{"sort_by": "i"}], "max_records_in_memory": 5})
+    with pytest.raises(FlowValidationError, match="max_records_in_memory=5"):
+        list(run_pipeline(records, build_stages(config)))
+    config = validate_config(TransformConfig, {"operations": [{"unique_by": "i"}], "max_records_in_memory": 5})
+    with pytest.raises(FlowValidationError, match="max_records_in_memory=5"):
+        list(run_pipeline(records, build_stages(config)))
+    # Duplicates do not count against the bound.
+    config = validate_config(TransformConfig, {"operations": [{"unique_by": "`1`"}], "max_records_in_memory": 1})
+    assert len(list(run_pipeline(records, build_stages(config)))) == 1
+
+
+def test_operations_apply_in_order() -> None:
+    ops = [
+        {"filter": "age != null"},
+        {"sort_by": {"key": "age", "reverse": True}},
+        {"select": {"name": "name", "team": "team"}},
+        {"unique_by": "team"},
+        {"limit": 2},
+    ]
+    assert transform_records(PEOPLE, ops) == [{"name": "cy", "team": "core"}, {"name": "eve", "team": "web"}]
+
+
+def test_expression_error_names_operation_record_index_and_reason() -> None:
+    with pytest.raises(FlowValidationError) as info:
+        transform_records(PEOPLE, [{"filter": "length(age) > `1`"}])
+    err = info.value
+    assert err.field == "operations[0].filter"
+    assert "expression 'length(age) > `1`' failed on record 0" in str(err) and "invalid type" in str(err)
+    assert not err.is_retryable
+
+
+def test_select_error_names_output_field_and_input_index_even_after_sorting() -> None:
+    records = [{"v": "b", "o": 2}, {"v": 3, "o": 1}, {"v": "a", "o": 3}]
+    with pytest.raises(FlowValidationError) as info:
+        transform_records(records, [{"sort_by": "o"}, {"select": {"n": "length(v)"}}])
+    assert info.value.field == "operations[1].select.n" and "failed on record 1" in str(info.value)
+
+
+def test_rename_on_non_object_records_is_explained() -> None:
+    with pytest.raises(FlowValidationError, match="record 1 is int"):
+        transform_records([{"a": 1}, 5], [{"rename": {"a": "b"}}])
+
+
+def test_apply_callable_maps_and_drops_and_reports_failures() -> None:
+    def double_or_drop(record: dict[str, Any]) -> dict[str, Any] | None:
+        return None if record["id"] % 2 else {**record, "id2": record["id"] * 2}
+
+    out = transform_records(PEOPLE, [{"apply": double_or_drop}, {"select": {"id2": "id2"}}])
+    assert out == [{"id2": 4}, {"id2": 8}]
+    with pytest.raises(FlowValidationError) as info:
+        transform_records(PEOPLE, [{"apply": lambda r: r["age"]}])
+    assert "KeyError" in str(info.value) and "record 3" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("operations", "message"),
+    [
+        ([{"filtr": "a"}], "unknown operation 'filtr'; allowed: filter, select"),
+        ([{"filter": "a", "limit": 1}], "one key per operation"),
+        ([{"filter": "a[?"}], "config.operations[0].filter: Value error, invalid JMESPath expression 'a[?'"),
+        ([{"limit": -1}], "config.operations[0].limit"),
+        ([{"select": {"a": "b b"}}], "config.operations[0].select.a"),
+        ([{"apply": "os.system"}], "config.operations[0].apply: Input should be callable"),
+    ],
+)
+def test_bad_operations_fail_validation_naming_the_place(operations: list[Any], message: str) -> None:
+    with pytest.raises(FlowValidationError) as info:
+        validate_config(TransformConfig, {"operations": operations})
+    assert message in str(info.value)
