@@ -1,0 +1,47 @@
+"""Command line: ``python -m airflow_provider_flow validate FILE_OR_FOLDER...``.
+
+Checks flow files exactly as the DAG loader does (same messages), without Airflow: no scheduler, no metadata
+DB, no ``import airflow``. Exit status 0 when every file is valid, 1 when any is not, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _validate(paths: Sequence[str]) -> int:
+    from airflow_provider_flow.flows.spec import FlowFileError, expand_paths, load_flow_file
+
+    files = expand_paths(paths)
+    if not files:
+        print("no flow files found (looked for *.yaml, *.yml, *.json)", file=sys.stderr)
+        return 1
+    failed = 0
+    for path in files:
+        try:
+            spec = load_flow_file(path)
+        except FlowFileError as err:
+            failed += 1
+            print(f"FAIL {err.message}", file=sys.stderr)
+            continue
+        print(f"ok   {path}: dag_id={spec.dag_id}, {len(spec.nodes)} nodes")
+    if failed:
+        print(f"{failed} of {len(files)} flow files invalid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_flow", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check flow files (YAML/JSON) without Airflow")
+    validate.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER")
+    args = parser.parse_args(argv)
+    if args.command == "validate":
+        return _validate(args.paths)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,366 @@
+"""Flow files: a DAG written as YAML or JSON, validated without importing Airflow.
+
+A flow file declares the DAG settings and its nodes::
+
+    dag_id: orders_hourly
+    schedule: "@hourly"          # cron, preset, or null for UI/API-triggered only
+    start_date: 2024-01-01
+    catchup: false
+    tags: [flow]
+    defaults: {retries: 2, retry_delay_seconds: 5}
+    params:
+      limit: {type: integer, default: 50, minimum: 1, description: "How many records"}
+    nodes:
+      - id: fetch
+        runtime: http.source
+        config: {endpoint: /api/orders, http_conn_id: flow_demo_api}
+      - id: save
+        runtime: file.sink
+        upstream: [fetch]
+        config: {path: "orders/{{ ds }}.ndjson", fs_conn_id: flow_demo_fs}
+
+Everything is checked before Airflow sees it: unknown or misspelled keys (every model forbids extra keys),
+duplicate node ids, unknown runtimes, upstream ids that name no node, cycles, param defaults that break their own
+schema, and each node's config against its runtime's config model (keys holding templates are left for run
+time). Every problem becomes one line of a single :class:`FlowFileError` naming the file, the node and the key,
+so the DAG import error in the UI and ``python -m airflow_provider_flow validate`` print the same text.
+
+Importing this module never imports Airflow: the command-line check runs on a laptop without a scheduler.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.models import Node, validate_static_config
+from airflow_provider_flow.runtimes.registry import RuntimeRegistry
+
+#: File name endings the folder loader and the CLI pick up.
+FLOW_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+#: Airflow's dag_id rule (letters, digits, dashes, dots, underscores; at most 250 characters).
+DAG_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+_JSON_SCHEMA_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ParamSpec(_Strict):
+    """One DAG param: a JSON-schema fragment that becomes an ``airflow.sdk.Param`` and a field of the trigger form."""
+
+    type: str | list[str] | None = Field(default=None, description="JSON-schema type, or a list of them.")
+    default: Any = None
+    description: str | None = None
+    title: str | None = None
+    enum: list[Any] | None = None
+    pattern: str | None = None
+    format: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    minLength: int | None = Field(default=None, ge=0)
+    maxLength: int | None = Field(default=None, ge=0)
+    items: dict[str, Any] | None = None
+    examples: list[Any] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for item in [value] if isinstance(value, str) else value or []:
+            if item not in _JSON_SCHEMA_TYPES:
+                raise ValueError(f"unknown JSON-schema type {item!r}; use one of {', '.join(_JSON_SCHEMA_TYPES)}")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"pattern does not compile: {exc}") from None
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema Airflow's ``Param`` gets (everything but the default)."""
+        return self.model_dump(exclude={"default"}, exclude_none=True)
+
+
+class TaskDefaults(_Strict):
+    """Task settings every node gets unless it sets its own."""
+
+    retries: int | None = Field(default=None, ge=0)
+    retry_delay_seconds: float | None = Field(default=None, ge=0)
+    execution_timeout_seconds: float | None = Field(default=None, gt=0)
+
+
+class FlowNode(Node):
+    """A :class:`~airflow_provider_flow.models.Node` plus the task settings a flow file may set per node."""
+
+    retries: int | None = Field(default=None, ge=0)
+    retry_delay_seconds: float | None = Field(default=None, ge=0)
+    execution_timeout_seconds: float | None = Field(default=None, gt=0)
+    outlets: list[str] = Field(default_factory=list, description="Asset URIs this node updates when it succeeds.")
+
+
+class FlowSpec(_Strict):
+    """A whole flow file: DAG settings, params and nodes."""
+
+    dag_id: str = Field(pattern=DAG_ID_PATTERN)
+    description: str | None = None
+    schedule: str | None = Field(default=None, description="Cron expression or preset; null = triggered only.")
+    schedule_assets: list[str] = Field(
+        default_factory=list, description="Asset URIs that trigger the DAG (instead of a time schedule)."
+    )
+    start_date: datetime = Field(default=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    catchup: bool = False
+    tags: list[str] = Field(default_factory=list)
+    max_active_runs: int | None = Field(default=None, ge=1)
+    defaults: TaskDefaults = Field(default_factory=TaskDefaults)
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    nodes: list[FlowNode] = Field(min_length=1)
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date_is_midnight_utc(cls, value: Any) -> Any:
+        """YAML turns ``2024-01-01`` into a date; a naive datetime is taken as UTC."""
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+    def node(self, node_id: str) -> FlowNode:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def topological_order(self) -> list[FlowNode]:
+        """Nodes with every upstream before its downstreams (file order among independent nodes)."""
+        done: set[str] = set()
+        ordered: list[FlowNode] = []
+        pending = list(self.nodes)
+        while pending:
+            ready = [n for n in pending if all(u in done for u in n.upstream)]
+            if not ready:  # validate() rejects cycles; this keeps an invalid spec from looping forever
+                raise FlowValidationError("flow has a cycle", field="upstream")
+            for node in ready:
+                done.add(node.id)
+                ordered.append(node)
+            pending = [n for n in pending if n.id not in done]
+        return ordered
+
+
+class FlowFileError(FlowValidationError):
+    """Everything wrong with one flow file, as one error; ``problems`` holds one line per problem."""
+
+    code = "flow_file_invalid"
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"invalid flow file {path}: {len(problems)} {noun}\n{lines}", value=path)
+        self.path = path
+        self.problems = list(problems)
+
+
+def _node_label(raw_nodes: Any, index: int) -> str:
+    if isinstance(raw_nodes, list) and index < len(raw_nodes) and isinstance(raw_nodes[index], Mapping):
+        node_id = raw_nodes[index].get("id")
+        if isinstance(node_id, str) and node_id:
+            return f"node {node_id!r}"
+    return f"node #{index + 1}"
+
+
+def _allowed_keys(model: type[BaseModel], key: str) -> str:
+    allowed = sorted(model.model_fields)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}allowed keys: {', '.join(allowed)}"
+
+
+def _bare(err: FlowValidationError) -> str:
+    """The message without the ``field: `` prefix FlowValidationError adds (the caller names the key itself)."""
+    prefix = f"{err.field}: " if err.field else ""
+    return err.message[len(prefix) :] if prefix and err.message.startswith(prefix) else err.message
+
+
+def _describe(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
+    """One pydantic error as 'where: key ...: what is wrong', naming the node by id when it has one."""
+    loc = list(error.get("loc", ()))
+    where = "flow"
+    owner: type[BaseModel] = FlowSpec
+    if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
+        where = _node_label(raw.get("nodes"), loc[1])
+        owner = FlowNode
+        loc = loc[2:]
+    elif len(loc) >= 2 and loc[0] == "params":
+        where = f"param {loc[1]!r}"
+        owner = ParamSpec
+        loc = loc[2:]
+    elif loc and loc[0] == "defaults":
+        owner = TaskDefaults
+        where = "defaults"
+        loc = loc[1:]
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key {key!r}; {_allowed_keys(owner, str(loc[-1]))}"
+    if kind == "missing":
+        return f"{where}: key {key!r} is required but missing"
+    shown = repr(error.get("input"))
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    return f"{where}: key {key!r}: {message} (got {shown})"
+
+
+def parse_flow_text(text: str, *, source: str) -> dict[str, Any]:
+    """YAML or JSON text -> the raw mapping; syntax errors name the file and line."""
+    import yaml
+
+    try:
+        raw = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise FlowFileError(source, [f"not valid {'JSON' if source.endswith('.json') else 'YAML'}: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise FlowFileError(source, [f"the file must hold a mapping with dag_id and nodes, got {type(raw).__name__}"])
+    return raw
+
+
+def _check_graph(spec: FlowSpec) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for node in spec.nodes:
+        if node.id in seen:
+            problems.append(f"node {node.id!r}: key 'id': duplicate node id {node.id!r}; node ids must be unique")
+        seen.add(node.id)
+    known = ", ".join(n.id for n in spec.nodes)
+    for node in spec.nodes:
+        for up in node.upstream:
+            if up == node.id:
+                problems.append(f"node {node.id!r}: key 'upstream': a node cannot be its own upstream")
+            elif up not in seen:
+                problems.append(
+                    f"node {node.id!r}: key 'upstream': unknown upstream id {up!r}; nodes in this flow: {known}"
+                )
+    if problems:
+        return problems
+    cycle = _find_cycle({n.id: list(n.upstream) for n in spec.nodes})
+    if cycle:
+        path = " -> ".join(cycle)
+        problems.append(f"node {cycle[0]!r}: key 'upstream': dependency cycle {path}; a flow must be acyclic")
+    return problems
+
+
+def _find_cycle(upstreams: dict[str, list[str]]) -> list[str] | None:
+    """A cycle as [a, b, ..., a] following upstream edges, or None."""
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(upstreams, white)
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        color[node] = grey
+        stack.append(node)
+        for up in upstreams[node]:
+            if color[up] == grey:
+                return [*stack[stack.index(up) :], up]
+            if color[up] == white:
+                found = visit(up)
+                if found:
+                    return found
+        stack.pop()
+        color[node] = black
+        return None
+
+    for start in upstreams:
+        if color[start] == white:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def _check_nodes(spec: FlowSpec, registry: RuntimeRegistry) -> list[str]:
+    problems: list[str] = []
+    for node in spec.nodes:
+        try:
+            runtime = registry.get(node.runtime)
+        except FlowValidationError as err:
+            problems.append(f"node {node.id!r}: key 'runtime': {_bare(err)}")
+            continue
+        try:
+            validate_static_config(runtime.config_model, node.config)
+        except FlowValidationError as err:
+            lines = err.details.get("errors") or [err.message]
+            problems.extend(f"node {node.id!r} ({node.runtime}): {line}" for line in lines)
+    return problems
+
+
+def _check_params(spec: FlowSpec) -> list[str]:
+    """A default that breaks its own schema would make every scheduled run fail; catch it here."""
+    import jsonschema
+
+    problems: list[str] = []
+    for name, param in spec.params.items():
+        if param.default is None:
+            continue
+        try:
+            jsonschema.validate(param.default, param.json_schema())
+        except jsonschema.ValidationError as exc:
+            problems.append(
+                f"param {name!r}: key 'default': {param.default!r} does not satisfy its schema: {exc.message}"
+            )
+        except jsonschema.SchemaError as exc:
+            problems.append(f"param {name!r}: invalid JSON schema: {exc.message}")
+    return problems
+
+
+def validate_flow(raw: Mapping[str, Any], *, source: str, registry: RuntimeRegistry | None = None) -> FlowSpec:
+    """Validate a raw flow mapping completely; raise one :class:`FlowFileError` listing every problem."""
+    if registry is None:
+        from airflow_provider_flow.runtimes.registry import registry as default_registry
+
+        registry = default_registry
+    try:
+        spec = FlowSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise FlowFileError(source, [_describe(e, raw) for e in exc.errors(include_url=False)]) from None
+    problems = _check_graph(spec) + _check_nodes(spec, registry) + _check_params(spec)
+    if problems:
+        raise FlowFileError(source, problems)
+    return spec
+
+
+def load_flow_file(path: str | Path, *, registry: RuntimeRegistry | None = None) -> FlowSpec:
+    """Read and validate one flow file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowFileError(source, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    return validate_flow(parse_flow_text(text, source=source), source=source, registry=registry)
+
+
+def flow_files(folder: str | Path) -> list[Path]:
+    """Flow files directly inside ``folder``, sorted by name (hidden files skipped)."""
+    root = Path(folder)
+    return sorted(p for p in root.iterdir() if p.suffix in FLOW_FILE_SUFFIXES and not p.name.startswith("."))
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders replaced by the flow files they hold."""
+    result: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        result.extend(flow_files(path) if path.is_dir() else [path])
+    return result
