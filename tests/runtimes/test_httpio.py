@@ -97,26 +97,32 @@ def test_client_errors_fail_at_once_with_redacted_url_and_excerpt(http_server, s
 
 def test_slow_response_is_a_read_timeout(http_server) -> None:
     timeout = TimeoutSettings(connect=2, read=0.3, write=2, pool=2, total=10)
-    with client(http_server, timeout=timeout, retry=RetrySettings(max_attempts=1)) as c:
-        with pytest.raises(FlowTimeoutError) as info:
-            c.request("GET", "/slow?delay=1.5")
+    with (
+        client(http_server, timeout=timeout, retry=RetrySettings(max_attempts=1)) as c,
+        pytest.raises(FlowTimeoutError) as info,
+    ):
+        c.request("GET", "/slow?delay=1.5")
     assert info.value.phase == "read" and info.value.is_retryable and info.value.timeout_seconds == 0.3
 
 
 def test_trickling_body_hits_the_overall_deadline_not_the_read_timeout(http_server) -> None:
     timeout = TimeoutSettings(connect=2, read=1, write=2, pool=2, total=1.0)
     started = time.monotonic()
-    with client(http_server, timeout=timeout, retry=RetrySettings(max_attempts=1)) as c:
-        with pytest.raises(FlowTimeoutError) as info:
-            c.request("GET", "/trickle?chunks=100&interval=0.1")  # 10 s in all, 0.1 s per byte
+    with (
+        client(http_server, timeout=timeout, retry=RetrySettings(max_attempts=1)) as c,
+        pytest.raises(FlowTimeoutError) as info,
+    ):
+        c.request("GET", "/trickle?chunks=100&interval=0.1")  # 10 s in all, 0.1 s per byte
     assert info.value.phase == "deadline"
     assert time.monotonic() - started < 3
 
 
 def test_connection_dropped_mid_body_is_a_connection_error(http_server) -> None:
-    with client(http_server, retry=RetrySettings(max_attempts=2, initial_backoff=0.01)) as c:
-        with pytest.raises(FlowConnectionError) as info:
-            c.request("GET", "/drop?size=200000")
+    with (
+        client(http_server, retry=RetrySettings(max_attempts=2, initial_backoff=0.01)) as c,
+        pytest.raises(FlowConnectionError) as info,
+    ):
+        c.request("GET", "/drop?size=200000")
     assert info.value.is_retryable
     assert http_server.hits("/drop") == 2  # retried once, dropped again
 
