@@ -157,6 +157,143 @@ def validate_config(model: type[BaseModel], config: dict[str, Any], *, context: 
 
 # === http (http.source, http.sink) ===
 
+from typing import Annotated as _Annotated  # noqa: E402
+
+from pydantic import model_validator as _model_validator  # noqa: E402
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class HttpTimeoutConfig(ConfigModel):
+    """Per-phase timeouts (seconds) and ``total``: the overall deadline of one request, body included."""
+
+    connect: float | None = Field(None, gt=0)
+    read: float | None = Field(None, gt=0)
+    write: float | None = Field(None, gt=0)
+    pool: float | None = Field(None, gt=0)
+    total: float | None = Field(None, gt=0)
+
+
+class HttpRetryConfig(ConfigModel):
+    """Overrides of the connection's in-task retry budget (``max_attempts=1`` disables in-task retries)."""
+
+    max_attempts: int | None = Field(None, ge=1, le=20)
+    max_elapsed: float | None = Field(None, ge=0, le=3600)
+    initial_backoff: float | None = Field(None, ge=0, le=60)
+    max_backoff: float | None = Field(None, ge=0, le=600)
+
+
+class LinkPagination(ConfigModel):
+    """Follow ``Link: <url>; rel="next"`` headers (GitHub, many REST APIs)."""
+
+    type: Literal["link"]
+
+
+class CursorPagination(ConfigModel):
+    """A cursor read from the body (``cursor_path``, JMESPath) is sent back as query parameter ``cursor_param``."""
+
+    type: Literal["cursor"]
+    cursor_path: str = Field(min_length=1)
+    cursor_param: str = Field("cursor", min_length=1)
+
+
+class NextUrlPagination(ConfigModel):
+    """The body holds the next page's URL (``next_url_path``, JMESPath), e.g. ``next`` or ``links.next``."""
+
+    type: Literal["next_url"]
+    next_url_path: str = Field(min_length=1)
+
+
+class PagePagination(ConfigModel):
+    """A page counter query parameter; stops at an empty page (or a short one when ``page_size`` is given)."""
+
+    type: Literal["page"]
+    page_param: str = Field("page", min_length=1)
+    start_page: int = Field(1, ge=0)
+    page_size: int | None = Field(None, ge=1)
+    page_size_param: str | None = None
+
+
+class OffsetPagination(ConfigModel):
+    """Offset/limit query parameters; stops at an empty or short page."""
+
+    type: Literal["offset"]
+    offset_param: str = Field("offset", min_length=1)
+    limit_param: str = Field("limit", min_length=1)
+    limit: int = Field(100, ge=1)
+    start_offset: int = Field(0, ge=0)
+
+
+HttpPagination = _Annotated[
+    LinkPagination | CursorPagination | NextUrlPagination | PagePagination | OffsetPagination,
+    Field(discriminator="type"),
+]
+
+
+class HttpSourceConfig(ConfigModel):
+    """``http.source``: fetch records from an HTTP API, page by page, to XCom or streamed to a file."""
+
+    endpoint: str = Field(description="Path joined to the connection's base URL, or an absolute URL.")
+    http_conn_id: str = "http_default"
+    method: HttpMethod = "GET"
+    params: dict[str, Any] | None = Field(None, description="Query parameters.")
+    headers: dict[str, str] | None = None
+    json_body: Any = Field(None, alias="json", description="JSON request body.")
+    body: str | dict[str, Any] | None = Field(None, description="Raw (str) or form-encoded (dict) request body.")
+    timeout: float | HttpTimeoutConfig | None = Field(
+        None, description="Seconds for every phase (total = 10x), or per phase; default: the connection's."
+    )
+    retry: HttpRetryConfig | None = None
+    records_path: str | None = Field(
+        None, description="JMESPath/dotted path to the records in a JSON body; default: the body if it is a list."
+    )
+    response_format: Literal["json", "ndjson"] = Field(
+        "json", description="'ndjson' parses the body line by line while it streams (flat memory on one response)."
+    )
+    pagination: HttpPagination | None = None
+    max_pages: int | None = Field(None, ge=1)
+    on_max_pages: Literal["stop", "fail"] = Field(
+        "stop", description="When more pages remain after max_pages: stop with a warning, or fail."
+    )
+    output_path: str | None = Field(None, description="Stream records to this file (under the base) instead of XCom.")
+    fs_conn_id: str | None = None
+    base_path: str | None = None
+    output_format: Literal["ndjson", "json", "csv"] = "ndjson"
+    write_mode: Literal["overwrite", "error_if_exists"] = "overwrite"
+    max_response_bytes: int | None = Field(
+        None, ge=1, description="Fail when one response body exceeds this many bytes (default 64 MiB)."
+    )
+
+    @_model_validator(mode="after")
+    def _check_combinations(self) -> HttpSourceConfig:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either 'json' or 'body' as the request body, not both")
+        if self.output_path is None and (self.fs_conn_id or self.base_path):
+            raise ValueError("fs_conn_id/base_path only apply with output_path; set output_path or drop them")
+        return self
+
+
+class HttpSinkConfig(ConfigModel):
+    """``http.sink``: send records in JSON batches with bounded concurrency."""
+
+    endpoint: str
+    http_conn_id: str = "http_default"
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    batch_size: int = Field(100, ge=1, le=100_000)
+    max_concurrency: int = Field(4, ge=1, le=64)
+    headers: dict[str, str] | None = None
+    idempotency_key_header: str | None = Field(
+        None, description="Header carrying a key derived from the run and the batch content (e.g. Idempotency-Key)."
+    )
+    batch_key: str | None = Field(
+        None, description="Wrap each batch as {batch_key: [records]}; default: send a JSON array."
+    )
+    timeout: float | HttpTimeoutConfig | None = None
+    retry: HttpRetryConfig | None = None
+    fs_conn_id: str | None = None
+    base_path: str | None = None
+
+
 # === file (file.source, file.sink) ===
 
 # === transform ===
