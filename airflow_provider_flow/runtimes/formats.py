@@ -1,0 +1,540 @@
+"""Records <-> files in JSON, NDJSON, CSV and text, streaming where the format allows, always through fileio.
+
+Every open goes through :mod:`airflow_provider_flow.runtimes.fileio` (confinement, ``O_NOFOLLOW``, atomic
+writes); nothing here opens a path by itself.
+
+Public API (the contract other runtimes build on)::
+
+    FORMATS = ("json", "ndjson", "csv", "text")
+    detect_format(path: str, explicit: str | None = None) -> str     # explicit wins, else by extension
+    check_encoding(encoding: str) -> str
+    RecordWriter(base, path, *, format=None, mode="overwrite", encoding="utf-8", create_dirs=True)
+        with RecordWriter(...) as w: w.write(record); w.write_many(records)
+        w.records, w.bytes, w.sha256, w.path, w.relative_path (final after the block)
+        w.reference(fs_conn_id=None, base_path=None) -> FileReference
+    write_records(base, path, records, *, format=None, mode="overwrite", encoding="utf-8", create_dirs=True,
+                  fs_conn_id=None, base_path=None) -> FileReference
+    iter_records(base, path, *, format=None, encoding="utf-8") -> Iterator[Any]
+    reference_base(ref, state) -> str
+    iter_reference(ref, state, *, verify=True) -> Iterator[Any]      # confined again; checks bytes+sha256
+    as_reference(value) -> FileReference | None
+    input_records(data, state, *, field="data") -> Iterator[Any]     # None | list | record | ref | list of refs
+
+Format rules:
+
+* ``json``: one JSON array (a top-level object reads as one record). Written streaming; read whole (the stdlib
+  has no streaming JSON parser), so prefer ``ndjson`` for large data.
+* ``ndjson`` (``.ndjson``/``.jsonl``): one JSON value per line, blank lines skipped; streamed both ways.
+* ``csv``: header row from the first record's keys (or the existing header when appending); later records may
+  omit keys (written empty) but not add new ones. Values: ``None`` -> empty, lists/dicts -> JSON, others
+  ``str()``. Reading yields dicts of strings (CSV has no types). RFC 4180 quoting by the ``csv`` module; a
+  UTF-8 byte-order mark (Excel) is skipped when reading UTF-8.
+* ``text`` (``.txt``/``.text``/``.log``): one record per line; non-string records are written as JSON. Reading
+  yields the lines without their line ending.
+* JSON output keeps non-ASCII characters as is, refuses NaN/Infinity (not JSON), writes datetimes/dates as ISO
+  8601 and Decimal/UUID as strings.
+
+``append`` re-reads the existing records and writes them before the new ones (CSV keeps its header, a JSON
+array stays one array), all inside the same atomic write, so ``records`` counts the whole file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import decimal
+import hashlib
+import io
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from airflow_provider_flow.errors import FileError, FlowValidationError
+from airflow_provider_flow.models import FileReference
+from airflow_provider_flow.runtimes.fileio import (
+    AtomicWriter,
+    atomic_write,
+    check_base,
+    file_error,
+    open_confined,
+    resolve_base,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from airflow_provider_flow.runtimes.state import ExecutionState
+
+FORMATS: tuple[str, ...] = ("json", "ndjson", "csv", "text")
+EXTENSIONS: dict[str, str] = {
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".csv": "csv",
+    ".txt": "text",
+    ".text": "text",
+    ".log": "text",
+}
+
+
+def detect_format(path: str, explicit: str | None = None) -> str:
+    """The format to use: ``explicit`` when given, else from the file extension."""
+    if explicit:
+        if explicit not in FORMATS:
+            raise FlowValidationError(
+                f"unknown format {explicit!r}; use one of {', '.join(FORMATS)}", field="format", value=explicit
+            )
+        return explicit
+    ext = os.path.splitext(path)[1].lower()
+    if ext in EXTENSIONS:
+        return EXTENSIONS[ext]
+    known = ", ".join(sorted(EXTENSIONS))
+    raise FlowValidationError(
+        f"cannot tell the format of {path!r} from its extension (known: {known}); set format to one of "
+        f"{', '.join(FORMATS)}",
+        field="format",
+        value=None,
+    )
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if Python knows it, else a validation error naming the field."""
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise FlowValidationError(
+            f"unknown text encoding {encoding!r}; use a Python codec name such as 'utf-8' or 'latin-1'",
+            field="encoding",
+            value=encoding,
+        ) from None
+    return encoding
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _dumps(record: Any, index: int) -> str:
+    try:
+        return json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise FlowValidationError(
+            f"record {index} cannot be written as JSON: {exc}; convert it to strings, numbers, lists and dicts",
+            field=f"data[{index}]",
+            value=repr(record)[:120],
+        ) from None
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
+    return str(value)
+
+
+class RecordWriter:
+    """Write records to one file in one format, atomically (see :func:`fileio.atomic_write`)."""
+
+    def __init__(
+        self,
+        base: str,
+        path: str,
+        *,
+        format: str | None = None,
+        mode: str = "overwrite",
+        encoding: str = "utf-8",
+        create_dirs: bool = True,
+    ) -> None:
+        self.base = base
+        self.requested = path
+        self.format = detect_format(path, format)
+        self.mode = mode
+        self.encoding = check_encoding(encoding)
+        self.create_dirs = create_dirs
+        self.records = 0
+        self._stack = ExitStack()
+        self._writer: AtomicWriter | None = None
+        self._csv_fields: list[str] | None = None
+        self._done = False
+
+    # -- context management ---------------------------------------------------------------------------------
+    def __enter__(self) -> RecordWriter:
+        self._writer = self._stack.enter_context(
+            atomic_write(self.base, self.requested, mode=self.mode, create_dirs=self.create_dirs, copy_existing=False)
+        )
+        try:
+            if self.format == "json":
+                self._emit("[")
+            if self.mode == "append":
+                self._copy_existing()
+        except BaseException:
+            self._stack.__exit__(*_exc_info())
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        if exc_type is None:
+            try:
+                if self.format == "json":
+                    self._emit("\n]\n" if self.records else "]\n")
+            except BaseException:
+                if not self._stack.__exit__(*_exc_info()):
+                    raise
+                return None
+        result = self._stack.__exit__(exc_type, exc, tb)
+        self._done = exc_type is None
+        return result
+
+    def _copy_existing(self) -> None:
+        assert self._writer is not None
+        old = self._writer.open_existing()
+        if old is None:
+            return
+        with old:
+            for record in parse_stream(old, self.format, self.encoding, self.requested):
+                self.write(record)
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def _emit(self, text: str) -> None:
+        assert self._writer is not None, "use RecordWriter as a context manager"
+        try:
+            data = text.encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            raise FlowValidationError(
+                f"record {self.records} has characters {self.encoding!r} cannot encode ({exc.reason}); "
+                "use encoding='utf-8'",
+                field="encoding",
+                value=self.encoding,
+            ) from None
+        self._writer.write(data)
+
+    def write(self, record: Any) -> None:
+        """Serialize one record into the temporary file."""
+        index = self.records
+        if self.format == "json":
+            self._emit(("\n" if index == 0 else ",\n") + _dumps(record, index))
+        elif self.format == "ndjson":
+            self._emit(_dumps(record, index) + "\n")
+        elif self.format == "text":
+            self._emit((record if isinstance(record, str) else _dumps(record, index)) + "\n")
+        else:
+            self._emit(self._csv_row(record, index))
+        self.records += 1
+
+    def write_many(self, records: Iterable[Any]) -> int:
+        """Write every record; returns how many were written by this call."""
+        before = self.records
+        for record in records:
+            self.write(record)
+        return self.records - before
+
+    def _csv_row(self, record: Any, index: int) -> str:
+        if not isinstance(record, dict):
+            raise FlowValidationError(
+                f"record {index} is a {type(record).__name__}; CSV needs dict records (or use format 'ndjson' "
+                "or 'text')",
+                field=f"data[{index}]",
+                value=repr(record)[:120],
+            )
+        buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\r\n")
+        if self._csv_fields is None:
+            self._csv_fields = [str(k) for k in record]
+            out.writerow(self._csv_fields)
+        extra = [k for k in record if str(k) not in self._csv_fields]
+        if extra:
+            raise FlowValidationError(
+                f"record {index} has key {extra[0]!r} that is not in the CSV header {self._csv_fields}; give the "
+                "first record every column (None for empty), or use format 'ndjson'",
+                field=f"data[{index}]",
+                value=extra[0],
+            )
+        by_name = {str(k): v for k, v in record.items()}
+        out.writerow([_csv_cell(by_name.get(name)) for name in self._csv_fields])
+        return buf.getvalue()
+
+    # -- results --------------------------------------------------------------------------------------------
+    def _result(self) -> AtomicWriter:
+        if self._writer is None or not self._done:
+            raise RuntimeError("the RecordWriter block has not completed")
+        return self._writer
+
+    @property
+    def path(self) -> str:
+        return self._result().path
+
+    @property
+    def relative_path(self) -> str:
+        return self._result().relative_path
+
+    @property
+    def bytes(self) -> int:
+        return self._result().bytes
+
+    @property
+    def sha256(self) -> str:
+        return self._result().sha256
+
+    def reference(self, *, fs_conn_id: str | None = None, base_path: str | None = None) -> FileReference:
+        """A reference downstream tasks resolve again: by ``base_path`` if given, else ``fs_conn_id``.
+
+        With neither, the resolved base itself is recorded, so the reference always names a base.
+        """
+        written = self._result()
+        return FileReference(
+            path=written.relative_path,
+            base_path=base_path if base_path else (None if fs_conn_id else self.base),
+            fs_conn_id=fs_conn_id,
+            format=self.format,
+            records=self.records,
+            bytes=written.bytes,
+            sha256=written.sha256,
+        )
+
+
+def _exc_info() -> tuple[Any, Any, Any]:
+    return sys.exc_info()
+
+
+def write_records(
+    base: str,
+    path: str,
+    records: Iterable[Any],
+    *,
+    format: str | None = None,
+    mode: str = "overwrite",
+    encoding: str = "utf-8",
+    create_dirs: bool = True,
+    fs_conn_id: str | None = None,
+    base_path: str | None = None,
+) -> FileReference:
+    """Write ``records`` to ``path`` under ``base`` atomically and return the reference to the result."""
+    with RecordWriter(base, path, format=format, mode=mode, encoding=encoding, create_dirs=create_dirs) as writer:
+        writer.write_many(records)
+    return writer.reference(fs_conn_id=fs_conn_id, base_path=base_path)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _decode_error(exc: UnicodeDecodeError, name: str, encoding: str) -> FlowValidationError:
+    return FlowValidationError(
+        f"{name!r} is not valid {encoding} ({exc.reason}); set encoding to the file's real encoding",
+        field="encoding",
+        value=encoding,
+    )
+
+
+def _text(stream: BinaryIO, encoding: str, *, newline: str | None) -> io.TextIOWrapper:
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # tolerate the byte-order mark spreadsheet tools put in front
+    return io.TextIOWrapper(stream, encoding=encoding, newline=newline)
+
+
+def parse_stream(stream: BinaryIO, format: str, encoding: str, name: str) -> Iterator[Any]:
+    """Records from an open binary stream (``name`` is only used in error messages)."""
+    text = _text(stream, encoding, newline="" if format == "csv" else None)
+    try:
+        if format == "json":
+            yield from _parse_json(text, name)
+        elif format == "ndjson":
+            for lineno, line in enumerate(text, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise FlowValidationError(
+                        f"{name!r} line {lineno} is not JSON ({exc.msg}); fix the file or set format",
+                        field="path",
+                        value=name,
+                    ) from None
+        elif format == "csv":
+            reader = csv.DictReader(text, restval="")
+            for row in reader:
+                if None in row:
+                    raise FlowValidationError(
+                        f"{name!r} line {reader.line_num} has more cells than the header "
+                        f"({len(reader.fieldnames or [])} columns); quote cells that contain commas",
+                        field="path",
+                        value=name,
+                    )
+                yield row
+        elif format == "text":
+            for line in text:
+                yield line[:-1] if line.endswith("\n") else line
+        else:
+            detect_format(name, format)  # raises with the list of formats
+    except UnicodeDecodeError as exc:
+        raise _decode_error(exc, name, encoding) from None
+    finally:
+        text.detach()
+
+
+def _parse_json(text: io.TextIOWrapper, name: str) -> Iterator[Any]:
+    content = text.read()
+    if not content.strip():
+        return
+    try:
+        value = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise FlowValidationError(
+            f"{name!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file, or "
+            "set format='ndjson' for one value per line",
+            field="path",
+            value=name,
+        ) from None
+    if isinstance(value, list):
+        yield from value
+    else:
+        yield value
+
+
+def iter_records(base: str, path: str, *, format: str | None = None, encoding: str = "utf-8") -> Iterator[Any]:
+    """Stream the records of ``path`` (confined to ``base``)."""
+    fmt = detect_format(path, format)
+    check_encoding(encoding)
+    with open_confined(base, path, operation="read") as stream:
+        yield from _read_os_errors(parse_stream(stream, fmt, encoding, path), path)
+
+
+def _read_os_errors(records: Iterator[Any], path: str) -> Iterator[Any]:
+    try:
+        yield from records
+    except OSError as exc:
+        raise file_error(exc, path=path, operation="read") from exc
+
+
+class _HashingReader(io.RawIOBase):
+    """Counts and hashes bytes as they are read, so a reference is verified in the same single pass."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self.sha.update(memoryview(buffer)[:n])
+            self.count += n
+        return n or 0
+
+
+def as_reference(value: Any) -> FileReference | None:
+    """A :class:`FileReference` for a reference model or XCom dict, else None."""
+    if isinstance(value, FileReference):
+        return value
+    if FileReference.is_reference(value):
+        try:
+            return FileReference.model_validate(value)
+        except Exception as exc:
+            raise FlowValidationError(
+                f"malformed file reference: {exc}", field="data", value=repr(value)[:120]
+            ) from None
+    return None
+
+
+def reference_base(ref: FileReference, state: ExecutionState) -> str:
+    """The base a reference's path is relative to, resolved on this worker."""
+    if ref.base_path:
+        return check_base(ref.base_path, source="the file reference's base_path")
+    return resolve_base(state, fs_conn_id=ref.fs_conn_id, base_path=None)
+
+
+def iter_reference(ref: FileReference, state: ExecutionState, *, verify: bool = True) -> Iterator[Any]:
+    """Stream a referenced file's records (confined again); with ``verify``, check its size and sha256 at EOF.
+
+    A mismatch means the file changed after the upstream task wrote it; the error comes after the last record,
+    which is still before any sink commits, so nothing half-verified is published.
+    """
+    base = reference_base(ref, state)
+    fmt = detect_format(ref.path, ref.format)
+    with open_confined(base, ref.path, operation="read") as raw:
+        hashing = _HashingReader(raw)
+        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+        yield from _read_os_errors(parse_stream(buffered, fmt, "utf-8", ref.path), ref.path)
+        while buffered.read(1 << 20):
+            pass
+    if verify and (hashing.count != ref.bytes or hashing.sha.hexdigest() != ref.sha256):
+        raise FileError(
+            f"{ref.path!r} changed after it was written (expected {ref.bytes} bytes, sha256 {ref.sha256[:12]}..., "
+            f"found {hashing.count} bytes, sha256 {hashing.sha.hexdigest()[:12]}...); re-run the task that wrote it",
+            path=ref.path,
+            operation="verify",
+            retryable=False,
+        )
+
+
+def input_records(data: Any, state: ExecutionState, *, field: str = "data") -> Iterator[Any]:
+    """A node's input as records: a list (as is), one record dict, a file reference, a list of them, or None."""
+    if data is None:
+        return iter(())
+    ref = as_reference(data)
+    if ref is not None:
+        return iter_reference(ref, state)
+    if isinstance(data, (list, tuple)):
+        refs = [as_reference(item) for item in data]
+        if data and all(r is not None for r in refs):
+            return _chain_refs([r for r in refs if r is not None], state)
+        if any(r is not None for r in refs):
+            raise FlowValidationError(
+                "mixes file references and inline records; pass one or the other",
+                field=field,
+                value=f"list of {len(data)}",
+            )
+        return iter(data)
+    if isinstance(data, dict):
+        return iter((data,))
+    if isinstance(data, str):
+        raise FlowValidationError(
+            "is a string, not records; pass a list of records or an upstream task's .output (an XComArg), or set "
+            "render_template_as_native_obj=True on the DAG when templating it",
+            field=field,
+            value=data[:120],
+        )
+    raise FlowValidationError(
+        f"is a {type(data).__name__}; pass a list of records, a dict, or a file reference",
+        field=field,
+        value=repr(data)[:120],
+    )
+
+
+def _chain_refs(refs: list[FileReference], state: ExecutionState) -> Iterator[Any]:
+    for ref in refs:
+        yield from iter_reference(ref, state)
+
+
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "RecordWriter",
+    "as_reference",
+    "check_encoding",
+    "detect_format",
+    "input_records",
+    "iter_records",
+    "iter_reference",
+    "parse_stream",
+    "reference_base",
+    "write_records",
+]
