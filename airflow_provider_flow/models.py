@@ -387,3 +387,48 @@ class TransformConfig(ConfigModel):
 
 
 # === ai.transform ===
+def _json_schema(value: dict[str, Any]) -> dict[str, Any]:
+    """Check the schema itself (Draft 2020-12) so a broken schema fails the DAG import, not record 1."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise ValueError(f"not a valid JSON Schema at {where}: {exc.message}") from None
+    if value.get("type") != "object":
+        raise ValueError('the output schema must describe an object: {"type": "object", "properties": {...}}')
+    return value
+
+
+class AiTransformConfig(ConfigModel):
+    """Config of the ``ai.transform`` runtime: one chat-completions call per record, validated JSON out."""
+
+    model: str = Field(min_length=1, description="Model name sent to the endpoint, e.g. 'gpt-4o-mini'.")
+    prompt: str = Field(min_length=1, description="Jinja template (sandboxed) rendered with the record's fields.")
+    system_prompt: str | None = None
+    output_schema: Annotated[dict[str, Any], AfterValidator(_json_schema)]
+    output_model: type[BaseModel] | None = Field(default=None, exclude=True)
+    """Python DAGs: the pydantic model behind ``output_schema``; replies are validated with it (custom validators
+    included). JSON/flow configs give only the schema, validated with jsonschema."""
+    schema_name: str = Field(default="output", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    llm_conn_id: str = "llm_default"
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    response_format: Literal["json_schema", "json_object"] = "json_schema"
+    on_invalid: Literal["fail", "skip", "keep"] = "fail"
+    max_repair_attempts: int = Field(default=2, ge=0, le=10)
+    max_concurrency: int = Field(default=4, ge=1, le=64)
+    output_field: str | None = Field(
+        default=None, description="Put the model's object under this key; default: merge its fields into the record."
+    )
+    error_field: str = Field(default="_ai_error", min_length=1, description="Where on_invalid='keep' puts the error.")
+    cache_path: str | None = Field(
+        default=None, description="NDJSON cache of completed records, relative to the base (default under .flow_cache)."
+    )
+    cache: bool = True
+    output_path: str | None = None
+    output_format: Literal["ndjson", "json", "csv"] = "ndjson"
+    fs_conn_id: str | None = None
+    base_path: str | None = None

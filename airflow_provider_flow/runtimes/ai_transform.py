@@ -1,0 +1,597 @@
+"""The ``ai.transform`` runtime: one OpenAI-compatible chat-completions call per record, validated JSON out.
+
+For each record the prompt template (Jinja, sandboxed, strict about undefined fields) is rendered with the
+record's fields, sent to ``{base_url}/chat/completions`` with a ``response_format`` carrying the output JSON
+Schema, and the reply is validated: with the pydantic model when the DAG gave one (custom validators included),
+else with ``jsonschema`` against the same schema that was sent (exact semantics of every keyword, where a
+pydantic model rebuilt with ``create_model`` would cover only a subset and silently accept what the schema
+forbids). An invalid reply is sent back with the validation errors, at most ``max_repair_attempts`` times, then
+handled per ``on_invalid``: ``fail`` (the task fails, naming the record), ``skip`` (record dropped) or ``keep``
+(record kept, the error under ``error_field``).
+
+HTTP goes through :mod:`airflow_provider_flow.runtimes.httpio` (one client, the shared tenacity retry honouring
+``Retry-After``, deadlines, secret scrubbing): 429/5xx/timeouts behave exactly as in the HTTP runtimes.
+
+Records run on ``max_concurrency`` threads with a bounded window of in-flight records, and come out in input
+order. Completed records are appended to an NDJSON cache under the confined base (flushed and fsynced per
+record, so a killed task leaves a valid file whose last line at worst is cut and ignored); the key hashes model,
+prompts, schema, sampling settings and the record, so an Airflow retry after a failure at record 900 sends no
+request for the first 899. The cache is append-only and shared across runs of the task (a backfill reuses it);
+delete the file to start afresh. Token usage (prompt, completion, total, and tokens saved by the cache) is
+summed and logged at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ValidationError
+
+from airflow_provider_flow.errors import FlowError, FlowValidationError
+from airflow_provider_flow.models import AiTransformConfig, FileReference
+from airflow_provider_flow.redaction import redact_url
+from airflow_provider_flow.runtimes.httpio import (
+    HttpClient,
+    HttpSettings,
+    InvalidResponseError,
+    RetrySettings,
+    TimeoutSettings,
+)
+from airflow_provider_flow.runtimes.progress import ProgressReporter
+from airflow_provider_flow.runtimes.state import ExecutionState
+
+#: Bump when the cache line format or key recipe changes: old lines are then simply not found.
+CACHE_VERSION = 1
+_EXCERPT = 300
+_MAX_ERRORS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """An OpenAI-compatible endpoint, resolved from an Airflow connection by ``FlowLlmHook`` (or built in tests).
+
+    ``base_url`` ends before ``/chat/completions`` (``https://api.openai.com/v1``). LLM calls are slow, so the
+    default read timeout is long; the in-task retry budget is the HTTP layer's.
+    """
+
+    base_url: str
+    api_key: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: TimeoutSettings = field(default_factory=lambda: TimeoutSettings(read=120.0, total=300.0))
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    verify: bool | str = True
+    default_model: str | None = None
+
+    def http_settings(self) -> HttpSettings:
+        return HttpSettings(
+            base_url=self.base_url,
+            headers=dict(self.headers),
+            bearer_token=self.api_key,
+            timeout=self.timeout,
+            verify=self.verify,
+            retry=self.retry,
+        )
+
+    def __repr__(self) -> str:  # never print the key, even by accident
+        return f"LlmSettings(base_url={redact_url(self.base_url)!r}, api_key={'***' if self.api_key else None})"
+
+
+class LlmOutputError(FlowError):
+    """The model's reply stayed invalid after every repair attempt (``on_invalid='fail'``)."""
+
+    code = "llm_invalid_output"
+
+
+# -- prompt rendering -----------------------------------------------------------------------------------------
+
+_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def compile_prompt(source: str, *, field: str) -> jinja2.Template:
+    """Compile a prompt template once; the sandbox blocks attribute tricks and mutation of the record."""
+    try:
+        return _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise FlowValidationError(
+            f"invalid prompt template at line {exc.lineno}: {exc.message}", field=field, value=source[:200]
+        ) from None
+
+
+def render_prompt(template: jinja2.Template, record: Any, *, index: int, field: str) -> str:
+    """Render with the record's fields as variables (and the whole record as ``record``)."""
+    variables: dict[str, Any] = dict(record) if isinstance(record, dict) else {}
+    variables["record"] = record
+    try:
+        return template.render(variables)
+    except jinja2.UndefinedError as exc:
+        raise FlowValidationError(
+            f"prompt template failed on record {index}: {exc.message}; the record has fields "
+            f"{sorted(record) if isinstance(record, dict) else type(record).__name__}. Use "
+            "{{ record.get('name', '') }} or {% if name is defined %} for optional fields",
+            field=field,
+            value=str(exc.message),
+            details={"record_index": index},
+        ) from None
+    except jinja2.TemplateError as exc:  # includes SecurityError from the sandbox
+        raise FlowValidationError(
+            f"prompt template failed on record {index}: {exc}", field=field, details={"record_index": index}
+        ) from None
+
+
+# -- validation -----------------------------------------------------------------------------------------------
+
+
+class ReplyValidator:
+    """Parse and validate one reply; returns (value, None) or (None, error text to feed back to the model)."""
+
+    def __init__(self, schema: dict[str, Any], model: type[BaseModel] | None) -> None:
+        self.model = model
+        self._validator = Draft202012Validator(schema)
+
+    def __call__(self, content: str | None) -> tuple[Any, str | None]:
+        if not content:
+            return None, "the reply was empty; answer with one JSON object"
+        try:
+            value = json.loads(content)
+        except ValueError as exc:
+            return None, f"the reply is not valid JSON ({exc})"
+        if self.model is not None:
+            try:
+                return self.model.model_validate(value).model_dump(mode="json"), None
+            except ValidationError as exc:
+                lines = [
+                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                    for e in exc.errors(include_url=False)[:_MAX_ERRORS_SHOWN]
+                ]
+                return None, "the JSON does not match the schema: " + "; ".join(lines)
+        errors = sorted(self._validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if errors:
+            lines = [
+                f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+                for e in errors[:_MAX_ERRORS_SHOWN]
+            ]
+            return None, "the JSON does not match the schema: " + "; ".join(lines)
+        return value, None
+
+
+# -- cache ----------------------------------------------------------------------------------------------------
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+class ResultCache:
+    """Append-only NDJSON of finished records, confined under the base, fsynced per record.
+
+    Lines that do not parse (the tail of a killed write) are ignored; a newline is written first when the file
+    does not end with one, so the next line starts clean. Thread-safe.
+    """
+
+    def __init__(self, base: str, path: str) -> None:
+        from airflow_provider_flow.runtimes import fileio
+
+        self.base = base
+        self.path = path
+        self.resolved = fileio.confine_path(base, path, operation="write")
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._load()
+
+    def _load(self) -> None:
+        from airflow_provider_flow.runtimes import fileio
+
+        if not os.path.exists(self.resolved):
+            return
+        with fileio.open_confined(self.base, self.path, operation="read") as stream:
+            for line in stream:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+                    self.entries[entry["key"]] = entry
+
+    def _open(self) -> int:
+        from airflow_provider_flow.runtimes import fileio
+
+        *dirs, name = os.path.relpath(self.resolved, self.base).split(os.sep)
+        try:
+            # Same symlink-free descent as the file layer's own writes (each folder opened with O_NOFOLLOW).
+            dir_fd = fileio._open_dir_chain(self.base, dirs, create=True, requested=self.path, operation="write")
+            try:
+                fd = os.open(
+                    name,
+                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                    dir_fd=dir_fd,
+                )
+            finally:
+                os.close(dir_fd)
+            size = os.fstat(fd).st_size
+            if size:
+                with open(self.resolved, "rb") as check:
+                    check.seek(size - 1)
+                    if check.read(1) != b"\n":
+                        os.write(fd, b"\n")
+        except OSError as exc:
+            raise fileio.file_error(exc, path=self.path, operation="write", base=self.base) from exc
+        return fd
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.entries.get(key)
+
+    def put(self, entry: dict[str, Any]) -> None:
+        from airflow_provider_flow.runtimes import fileio
+
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"
+        with self._lock:
+            if self._fd is None:
+                self._fd = self._open()
+            try:
+                os.write(self._fd, line)
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise fileio.file_error(exc, path=self.path, operation="write", base=self.base) from exc
+            self.entries[entry["key"]] = entry
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+# -- one record -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    requests: int = 0
+
+    def add(self, usage: Mapping[str, Any] | None) -> None:
+        self.requests += 1
+        if not usage:
+            return
+        self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+        self.completion_tokens += int(usage.get("completion_tokens") or 0)
+        self.total_tokens += int(usage.get("total_tokens") or 0)
+
+    def merge(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.total_tokens += other.total_tokens
+        self.requests += other.requests
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "requests": self.requests,
+        }
+
+
+@dataclass
+class Outcome:
+    """What happened to one record: ``ok``, ``invalid`` (after repairs) plus the usage it cost."""
+
+    status: str
+    output: Any = None
+    error: str | None = None
+    reply_excerpt: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    repaired: bool = False
+    cached: bool = False
+
+
+def _excerpt(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + f"... [{len(text) - _EXCERPT} more chars]"
+
+
+class _Caller:
+    """Everything needed to turn one record into an :class:`Outcome`; shared by the worker threads."""
+
+    def __init__(self, config: AiTransformConfig, client: HttpClient, state: ExecutionState) -> None:
+        self.config = config
+        self.client = client
+        self.state = state
+        self.template = compile_prompt(config.prompt, field="prompt")
+        self.system = compile_prompt(config.system_prompt, field="system_prompt") if config.system_prompt else None
+        self.validate = ReplyValidator(config.output_schema, config.output_model)
+        self.schema_text = json.dumps(config.output_schema, sort_keys=True)
+
+    def payload(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.config.model, "messages": messages}
+        if self.config.response_format == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": self.config.schema_name, "schema": self.config.output_schema},
+            }
+        else:
+            body["response_format"] = {"type": "json_object"}
+        if self.config.temperature is not None:
+            body["temperature"] = self.config.temperature
+        if self.config.max_tokens is not None:
+            body["max_tokens"] = self.config.max_tokens
+        return body
+
+    def messages(self, record: Any, index: int) -> list[dict[str, str]]:
+        user = render_prompt(self.template, record, index=index, field="prompt")
+        messages = []
+        if self.system is not None:
+            messages.append(
+                {"role": "system", "content": render_prompt(self.system, record, index=index, field="system_prompt")}
+            )
+        elif self.config.response_format == "json_object":
+            # json_object mode does not carry the schema: state it, as OpenAI requires "JSON" in the prompt.
+            messages.append({"role": "system", "content": f"Answer with one JSON object matching: {self.schema_text}"})
+        messages.append({"role": "user", "content": user})
+        return messages
+
+    def cache_key(self, messages: list[dict[str, str]]) -> str:
+        """Model + rendered prompts (= template and record) + schema + sampling settings + validator."""
+        model_name = None
+        if self.config.output_model is not None:
+            model_name = f"{self.config.output_model.__module__}.{self.config.output_model.__qualname__}"
+        material = {
+            "v": CACHE_VERSION,
+            "model": self.config.model,
+            "messages": messages,
+            "schema": self.config.output_schema,
+            "output_model": model_name,
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+            "response_format": self.config.response_format,
+        }
+        return hashlib.sha256(_canonical(material)).hexdigest()
+
+    def call(self, messages: list[dict[str, str]], index: int) -> Outcome:
+        usage = Usage()
+        conversation = list(messages)
+        error: str | None = None
+        content: str | None = None
+        for attempt in range(self.config.max_repair_attempts + 1):
+            self.state.check_deadline("ai.transform")
+            reply = self.client.post_json("chat/completions", self.payload(conversation))
+            content, reply_usage = self._content(reply, index)
+            usage.add(reply_usage)
+            value, error = self.validate(content)
+            if error is None:
+                return Outcome("ok", output=value, usage=usage, repaired=attempt > 0)
+            if attempt < self.config.max_repair_attempts:
+                self.state.log.info(
+                    "ai.transform: record %s reply invalid (%s); asking for a repair (%s of %s)",
+                    index,
+                    error[:200],
+                    attempt + 1,
+                    self.config.max_repair_attempts,
+                )
+                conversation = [
+                    *conversation,
+                    {"role": "assistant", "content": content or ""},
+                    {
+                        "role": "user",
+                        "content": f"Your reply was invalid: {error}. Reply again with only one JSON object that "
+                        f"matches this JSON Schema: {self.schema_text}",
+                    },
+                ]
+        return Outcome("invalid", error=error, reply_excerpt=_excerpt(content), usage=usage)
+
+    @staticmethod
+    def _content(reply: Any, index: int) -> tuple[str | None, Mapping[str, Any] | None]:
+        try:
+            message = reply["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError):
+            raise InvalidResponseError(
+                f"record {index}: the endpoint answered 2xx without choices[0].message; is the connection's host "
+                f"an OpenAI-compatible /v1 base URL? Got: {str(reply)[:200]}"
+            ) from None
+        usage = reply.get("usage") if isinstance(reply, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if content is None and isinstance(message, dict) and message.get("refusal"):
+            content = ""
+        return (content if isinstance(content, str) else None), usage
+
+
+# -- the runtime ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stats:
+    records_in: int = 0
+    records_out: int = 0
+    cached: int = 0
+    repaired: int = 0
+    skipped: int = 0
+    kept_invalid: int = 0
+    usage: Usage = field(default_factory=Usage)
+    saved_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records_in": self.records_in,
+            "records_out": self.records_out,
+            "cached": self.cached,
+            "repaired": self.repaired,
+            "skipped": self.skipped,
+            "kept_invalid": self.kept_invalid,
+            "usage": self.usage.as_dict(),
+            "tokens_saved_by_cache": self.saved_tokens,
+        }
+
+
+def default_cache_path(state: ExecutionState) -> str:
+    """Per task, shared by its runs and tries (the key decides reuse): ``.flow_cache/ai_transform/<dag>/<task>``."""
+    return f".flow_cache/ai_transform/{state.dag_id}/{state.task_id}.ndjson"
+
+
+class AiTransformRuntime:
+    """``ai.transform``: enrich records with validated structured output from an OpenAI-compatible endpoint."""
+
+    name = "ai.transform"
+    config_model = AiTransformConfig
+
+    def execute(self, config: AiTransformConfig, input: Any, state: ExecutionState) -> list[Any] | FileReference:
+        from airflow_provider_flow.runtimes import fileio, formats
+
+        settings = state.settings.llm_settings(config.llm_conn_id)
+        base: str | None = None
+        if config.output_path is not None or config.fs_conn_id is not None or config.base_path is not None:
+            base = fileio.resolve_base(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+        cache: ResultCache | None = None
+        if config.cache and base is not None:
+            cache = ResultCache(base, config.cache_path or default_cache_path(state))
+            state.log.info("ai.transform: cache %s holds %s finished records", cache.path, len(cache.entries))
+        elif config.cache:
+            state.log.warning(
+                "ai.transform: no fs_conn_id/base_path, so finished records are not cached and an Airflow retry "
+                "pays for them again; set fs_conn_id (or base_path) to enable the cache"
+            )
+        stats = _Stats()
+        progress = ProgressReporter(state.log, "ai.transform")
+        try:
+            with HttpClient(settings.http_settings(), state=state, max_connections=config.max_concurrency) as client:
+                caller = _Caller(config, client, state)
+                records = self._run(caller, cache, formats.input_records(input, state), stats, progress)
+                if config.output_path is None:
+                    result: list[Any] | FileReference = list(records)
+                else:
+                    assert base is not None
+                    with formats.RecordWriter(base, config.output_path, format=config.output_format) as writer:
+                        for record in records:
+                            writer.write(record)
+                    result = writer.reference(fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+        finally:
+            if cache is not None:
+                cache.close()
+            summary = stats.as_dict()
+            state.log.info("ai.transform summary: %s", json.dumps(summary, sort_keys=True))
+        progress.finish()
+        return result
+
+    def _run(
+        self,
+        caller: _Caller,
+        cache: ResultCache | None,
+        records: Iterable[Any],
+        stats: _Stats,
+        progress: ProgressReporter,
+    ) -> Iterator[Any]:
+        config = caller.config
+        window = config.max_concurrency * 2
+        pending: deque[tuple[int, Any, Future[Outcome]]] = deque()
+        executor = ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="ai-transform")
+        try:
+            for index, record in enumerate(records):
+                stats.records_in += 1
+                pending.append((index, record, executor.submit(self._one, caller, cache, record, index)))
+                while len(pending) >= window:
+                    yield from self._finish(caller, pending.popleft(), stats, progress)
+            while pending:
+                yield from self._finish(caller, pending.popleft(), stats, progress)
+        finally:
+            # On failure: records not started are dropped; running ones finish and land in the cache.
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def _one(caller: _Caller, cache: ResultCache | None, record: Any, index: int) -> Outcome:
+        messages = caller.messages(record, index)
+        key = caller.cache_key(messages)
+        if cache is not None:
+            hit = cache.get(key)
+            if hit is not None and (hit["status"] == "ok" or caller.config.on_invalid != "fail"):
+                return Outcome(
+                    hit["status"],
+                    output=hit.get("output"),
+                    error=hit.get("error"),
+                    reply_excerpt=hit.get("reply_excerpt"),
+                    usage=Usage(total_tokens=int(hit.get("total_tokens") or 0)),
+                    cached=True,
+                )
+        outcome = caller.call(messages, index)
+        if cache is not None and (outcome.status == "ok" or caller.config.on_invalid != "fail"):
+            cache.put(
+                {
+                    "key": key,
+                    "status": outcome.status,
+                    "output": outcome.output,
+                    "error": outcome.error,
+                    "reply_excerpt": outcome.reply_excerpt,
+                    "total_tokens": outcome.usage.total_tokens,
+                }
+            )
+        return outcome
+
+    @staticmethod
+    def _finish(
+        caller: _Caller, item: tuple[int, Any, Future[Outcome]], stats: _Stats, progress: ProgressReporter
+    ) -> Iterator[Any]:
+        index, record, future = item
+        outcome = future.result()  # a FlowError from the call (HTTP, deadline, template) propagates as is
+        config = caller.config
+        if outcome.cached:
+            stats.cached += 1
+            stats.saved_tokens += outcome.usage.total_tokens
+        else:
+            stats.usage.merge(outcome.usage)
+        progress.update(records=1)
+        if outcome.status == "ok":
+            stats.repaired += int(outcome.repaired)
+            stats.records_out += 1
+            yield _merge(record, outcome.output, config.output_field)
+            return
+        if config.on_invalid == "fail":
+            raise LlmOutputError(
+                f"record {index}: the model's reply stayed invalid after {config.max_repair_attempts} repair "
+                f"attempt(s): {outcome.error}. Reply: {outcome.reply_excerpt!r}. Loosen the schema, improve the "
+                "prompt, raise max_repair_attempts, or set on_invalid='skip'/'keep'",
+                details={"record_index": index, "error": outcome.error},
+                retryable=False,
+            )
+        if config.on_invalid == "skip":
+            stats.skipped += 1
+            caller.state.log.warning("ai.transform: skipping record %s: %s", index, outcome.error)
+            return
+        stats.kept_invalid += 1
+        stats.records_out += 1
+        kept = dict(record) if isinstance(record, dict) else {"input": record}
+        kept[config.error_field] = {"error": outcome.error, "reply_excerpt": outcome.reply_excerpt}
+        yield kept
+
+
+def _merge(record: Any, output: Any, output_field: str | None) -> Any:
+    if isinstance(record, dict):
+        if output_field is None and isinstance(output, dict):
+            return {**record, **output}
+        return {**record, output_field or "output": output}
+    return {"input": record, output_field or "output": output}
+
+
+__all__ = [
+    "AiTransformRuntime",
+    "LlmOutputError",
+    "LlmSettings",
+    "ReplyValidator",
+    "ResultCache",
+    "compile_prompt",
+    "default_cache_path",
+    "render_prompt",
+]

@@ -1,0 +1,230 @@
+"""The ai.transform runtime against a real OpenAI-compatible server on 127.0.0.1 (tests/fixtures/llm_server.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, field_validator
+
+from airflow_provider_flow.errors import FlowValidationError, HttpError
+from airflow_provider_flow.models import AiTransformConfig, FileReference, validate_config
+from airflow_provider_flow.runtimes.ai_transform import AiTransformRuntime, LlmOutputError, LlmSettings
+from airflow_provider_flow.runtimes.httpio import RetrySettings
+from airflow_provider_flow.runtimes.state import ExecutionState, StaticSettingsProvider
+from tests.fixtures.llm_server import DEFAULT_REPLY_SCHEMA, FakeLlmServer
+
+RECORDS = [{"id": str(i), "text": f"item number {i} is here"} for i in range(6)]
+PROMPT = "[id:{{ id }}] Describe: {{ text }}"
+
+
+def _state(server: FakeLlmServer, *, api_key: str | None = None, base: Path | None = None) -> ExecutionState:
+    settings = LlmSettings(
+        base_url=server.base_url,
+        api_key=api_key or server.api_key,
+        retry=RetrySettings(max_attempts=3, max_elapsed=10, initial_backoff=0.05, max_backoff=0.2, jitter=0),
+    )
+    return ExecutionState(
+        dag_id="d",
+        task_id="t",
+        settings=StaticSettingsProvider(llm={"llm_default": settings}, base_paths={"fs": str(base or "/nonexistent")}),
+        log=logging.getLogger("test.ai_transform"),
+    )
+
+
+def _config(**overrides: Any) -> AiTransformConfig:
+    values: dict[str, Any] = {"model": "fake-1", "prompt": PROMPT, "output_schema": DEFAULT_REPLY_SCHEMA}
+    values.update(overrides)
+    return validate_config(AiTransformConfig, values)
+
+
+def _run(server: FakeLlmServer, records: Any = RECORDS, *, base: Path | None = None, **overrides: Any) -> Any:
+    return AiTransformRuntime().execute(_config(**overrides), records, _state(server, base=base))
+
+
+def test_records_are_enriched_with_validated_output(llm_server: FakeLlmServer, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="test.ai_transform")
+    out = _run(llm_server, temperature=0.2, max_tokens=50)
+    assert [r["id"] for r in out] == [r["id"] for r in RECORDS]  # input order kept
+    first_prompt = "[id:0] Describe: item number 0 is here"
+    assert out[0] == {"id": "0", "text": "item number 0 is here", "words": 7, "shout": first_prompt[:20].upper()}
+    body = llm_server.requests[0].body
+    assert body["model"] == "fake-1" and body["temperature"] == 0.2 and body["max_tokens"] == 50
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"] == DEFAULT_REPLY_SCHEMA
+    assert len(llm_server.requests) == 6
+    summary = next(r.getMessage() for r in caplog.records if "ai.transform summary" in r.getMessage())
+    stats = json.loads(summary.split("summary: ", 1)[1])
+    assert stats["usage"]["requests"] == 6 and stats["usage"]["total_tokens"] > 0
+    assert stats["usage"]["total_tokens"] == stats["usage"]["prompt_tokens"] + stats["usage"]["completion_tokens"]
+    assert llm_server.api_key not in caplog.text
+
+
+def test_output_field_nests_the_reply(llm_server: FakeLlmServer) -> None:
+    out = _run(llm_server, RECORDS[:1], output_field="ai")
+    assert out[0]["ai"]["id"] == "0" and "words" not in out[0]
+
+
+def test_schema_violation_is_repaired_with_the_error_fed_back(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("2", "schema_violation")
+    out = _run(llm_server)
+    assert out[2]["words"] == 7 and llm_server.requests_for("2") == 2
+    repair = [r for r in llm_server.requests if r.record_id == "2"][1].body["messages"]
+    assert repair[-2]["role"] == "assistant" and '"many"' in repair[-2]["content"]
+    assert "words: 'many' is not of type 'integer'" in repair[-1]["content"]
+
+
+def test_on_invalid_fail_names_the_record_after_bounded_repairs(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("3", "invalid_json", times=None)
+    with pytest.raises(LlmOutputError) as info:
+        _run(llm_server, max_repair_attempts=2)
+    assert "record 3" in str(info.value) and "not valid JSON" in str(info.value)
+    assert not info.value.is_retryable
+    assert llm_server.requests_for("3") == 3
+
+
+def test_on_invalid_skip_and_keep(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("3", "invalid_json", times=None)
+    skipped = _run(llm_server, on_invalid="skip", max_repair_attempts=1)
+    assert [r["id"] for r in skipped] == ["0", "1", "2", "4", "5"]
+    assert llm_server.requests_for("3") == 2
+    kept = _run(llm_server, on_invalid="keep", max_repair_attempts=0)
+    assert [r["id"] for r in kept] == ["0", "1", "2", "3", "4", "5"]
+    assert "not valid JSON" in kept[3]["_ai_error"]["error"] and "oops" in kept[3]["_ai_error"]["reply_excerpt"]
+    assert "words" not in kept[3]
+
+
+def test_pydantic_model_validates_with_its_own_validators(llm_server: FakeLlmServer) -> None:
+    class Reply(BaseModel):
+        id: str
+        words: int
+        shout: str
+
+        @field_validator("words")
+        @classmethod
+        def _at_least_six(cls, value: int) -> int:
+            if value < 6:
+                raise ValueError("too few words")
+            return value
+
+    llm_server.responder = lambda rid, prompt: {"id": rid, "words": 2 if rid == "1" else 9, "shout": "X"}
+    out = _run(llm_server, RECORDS[:3], output_schema=Reply.model_json_schema(), output_model=Reply, on_invalid="keep")
+    assert out[0]["words"] == 9 and "too few words" in out[1]["_ai_error"]["error"]
+
+
+def test_rate_limit_and_server_errors_use_the_shared_retry_policy(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("1", "429", retry_after=1)
+    llm_server.inject("4", "500", times=2)
+    out = _run(llm_server)
+    assert len(out) == 6
+    assert llm_server.requests_for("1") == 2 and llm_server.requests_for("4") == 3
+
+
+def test_persistent_5xx_is_a_retryable_http_error(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("2", "500", times=None)
+    with pytest.raises(HttpError) as info:
+        _run(llm_server, max_concurrency=1)
+    assert info.value.status_code == 500 and info.value.is_retryable
+
+
+def test_retry_after_failure_sends_no_request_for_finished_records(llm_server: FakeLlmServer, tmp_path) -> None:
+    records = [{"id": str(i), "text": "t"} for i in range(30)]
+    llm_server.inject("20", "500", times=None)
+    with pytest.raises(HttpError):
+        _run(llm_server, records, base=tmp_path, fs_conn_id="fs", max_concurrency=2)
+    done_first = {r.record_id for r in llm_server.requests if r.record_id != "20"}
+    assert {str(i) for i in range(20)} <= done_first
+    cache = tmp_path / ".flow_cache" / "ai_transform" / "d" / "t.ndjson"
+    assert cache.exists()
+
+    llm_server.clear_faults()
+    before = {rid: llm_server.requests_for(rid) for rid in done_first}
+    out = _run(llm_server, records, base=tmp_path, fs_conn_id="fs", max_concurrency=2)
+    assert [r["id"] for r in out] == [str(i) for i in range(30)]
+    assert all(llm_server.requests_for(rid) == before[rid] for rid in done_first)  # nothing re-asked
+    assert llm_server.requests_for("20") > before.get("20", 0)
+
+
+def test_cache_key_changes_with_prompt_and_model(llm_server: FakeLlmServer, tmp_path) -> None:
+    _run(llm_server, RECORDS[:2], base_path=str(tmp_path))
+    _run(llm_server, RECORDS[:2], base_path=str(tmp_path))
+    assert len(llm_server.requests) == 2
+    _run(llm_server, RECORDS[:2], base_path=str(tmp_path), model="fake-2")
+    _run(llm_server, RECORDS[:2], base_path=str(tmp_path), prompt=PROMPT + "!")
+    assert len(llm_server.requests) == 6
+
+
+def test_cache_with_a_torn_last_line_stays_usable(llm_server: FakeLlmServer, tmp_path) -> None:
+    cache = "cache/ai.ndjson"
+    _run(llm_server, RECORDS[:2], base_path=str(tmp_path), cache_path=cache)
+    path = tmp_path / cache
+    with path.open("ab") as handle:
+        handle.write(b'{"key": "abc", "status": "o')  # a write cut by a killed task
+    out = _run(llm_server, RECORDS[:3], base_path=str(tmp_path), cache_path=cache)
+    assert len(out) == 3 and len(llm_server.requests) == 3
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 4 and json.loads(lines[-1])["status"] == "ok"
+
+
+def test_cache_path_is_confined(llm_server: FakeLlmServer, tmp_path) -> None:
+    from airflow_provider_flow.errors import PathTraversalError
+
+    with pytest.raises(PathTraversalError):
+        _run(llm_server, RECORDS[:1], base_path=str(tmp_path), cache_path="../escape.ndjson")
+    assert not (tmp_path.parent / "escape.ndjson").exists()
+
+
+def test_concurrency_is_bounded_and_order_kept(llm_server: FakeLlmServer) -> None:
+    records = [{"id": str(i), "text": "x"} for i in range(12)]
+    for i in range(12):
+        llm_server.inject(str(i), "slow", delay=0.2 if i % 3 == 0 else 0.05)
+    out = _run(llm_server, records, max_concurrency=3)
+    assert [r["id"] for r in out] == [str(i) for i in range(12)]
+    assert 1 < llm_server.max_in_flight <= 3
+
+
+def test_output_path_writes_a_file_reference(llm_server: FakeLlmServer, tmp_path) -> None:
+    ref = _run(llm_server, RECORDS[:4], base_path=str(tmp_path), output_path="out/ai.ndjson", cache=False)
+    assert isinstance(ref, FileReference) and ref.records == 4
+    lines = (tmp_path / "out" / "ai.ndjson").read_text().splitlines()
+    assert json.loads(lines[3])["id"] == "3"
+    assert not (tmp_path / ".flow_cache").exists()
+
+
+def test_prompt_with_missing_field_names_the_record(llm_server: FakeLlmServer) -> None:
+    records = [{"id": "0", "text": "a"}, {"id": "1"}]
+    with pytest.raises(FlowValidationError) as info:
+        _run(llm_server, records)
+    assert "record 1" in str(info.value) and "'text' is undefined" in str(info.value)
+
+
+def test_prompt_template_is_sandboxed(llm_server: FakeLlmServer) -> None:
+    with pytest.raises(FlowValidationError, match="prompt template failed on record 0"):
+        _run(llm_server, RECORDS[:1], prompt="[id:{{ id }}] {{ record.__class__.__mro__ }}")
+
+
+def test_wrong_api_key_fails_without_leaking_it(llm_server: FakeLlmServer) -> None:
+    secret = "sk-wrong-DO-NOT-LOG-123456"
+    with pytest.raises(HttpError) as info:
+        AiTransformRuntime().execute(_config(), RECORDS[:1], _state(llm_server, api_key=secret))
+    assert info.value.status_code == 401 and not info.value.is_retryable
+    assert secret not in str(info.value) and secret not in repr(info.value.to_dict())
+    assert secret not in repr(_state(llm_server, api_key=secret).settings.llm_settings("llm_default"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"output_schema": {"type": "object", "properties": {"a": {"type": "nope"}}}}, "not a valid JSON Schema"),
+        ({"output_schema": {"type": "array"}}, "must describe an object"),
+        ({"on_invalid": "ignore"}, "config.on_invalid"),
+        ({"max_concurrency": 0}, "config.max_concurrency"),
+        ({"temperatur": 1}, "unknown key 'temperatur'"),
+    ],
+)
+def test_bad_config_is_explained(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(FlowValidationError, match=message):
+        _config(**overrides)
