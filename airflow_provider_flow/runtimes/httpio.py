@@ -45,6 +45,7 @@ No message ever contains a credential: URLs go through ``redact_url`` and text t
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json as jsonlib
 import logging
@@ -138,6 +139,8 @@ class HttpSettings:
         values: list[str] = list(self.extra_secrets)
         if self.auth:
             values.append(self.auth[1])
+            # the header value an API might echo back in an error body
+            values.append(base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode())
         if self.bearer_token:
             values.append(self.bearer_token)
         values.extend(v for k, v in self.headers.items() if is_secret_name(k) and v)

@@ -182,7 +182,7 @@ def test_settings_list_secrets_and_never_print_them() -> None:
         bearer_token="tok-1",
         headers={"X-API-Key": "hdr-key", "Accept": "application/json"},
     )
-    assert set(settings.secret_values()) == {"url-pw", "qk", "basic-pw", "tok-1", "hdr-key"}
+    assert set(settings.secret_values()) == {"url-pw", "qk", "basic-pw", "dTpiYXNpYy1wdw==", "tok-1", "hdr-key"}
     assert not any(s in repr(settings) for s in settings.secret_values())
     assert HttpSettings(base_url="http://h/v1/").url_for("/items") == "http://h/v1/items"
     assert HttpSettings(base_url="http://h").url_for("http://other/x") == "http://other/x"
