@@ -17,6 +17,7 @@ Public API (the contract other runtimes build on)::
     iter_records(base, path, *, format=None, encoding="utf-8") -> Iterator[Any]
     reference_base(ref, state) -> str
     iter_reference(ref, state, *, verify=True) -> Iterator[Any]      # confined again; checks bytes+sha256
+    describe_file(base, path, *, format=None, fs_conn_id=None, base_path=None) -> FileReference
     as_reference(value) -> FileReference | None
     input_records(data, state, *, field="data") -> Iterator[Any]     # None | list | record | ref | list of refs
 
@@ -31,6 +32,7 @@ Format rules:
   UTF-8 byte-order mark (Excel) is skipped when reading UTF-8.
 * ``text`` (``.txt``/``.text``/``.log``): one record per line; non-string records are written as JSON. Reading
   yields the lines without their line ending.
+* File references carry no encoding: they are read as UTF-8 (the default everywhere).
 * JSON output keeps non-ASCII characters as is, refuses NaN/Infinity (not JSON), writes datetimes/dates as ISO
   8601 and Decimal/UUID as strings.
 
@@ -485,6 +487,34 @@ def iter_reference(ref: FileReference, state: ExecutionState, *, verify: bool = 
         )
 
 
+def describe_file(
+    base: str,
+    path: str,
+    *,
+    format: str | None = None,
+    fs_conn_id: str | None = None,
+    base_path: str | None = None,
+) -> FileReference:
+    """A reference to an existing UTF-8 file: one pass parses it (so a broken file fails here, not downstream),
+    counts its records and hashes its bytes."""
+    fmt = detect_format(path, format)
+    with open_confined(base, path, operation="read") as raw:
+        hashing = _HashingReader(raw)
+        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+        count = sum(1 for _ in _read_os_errors(parse_stream(buffered, fmt, "utf-8", path), path))
+        while buffered.read(1 << 20):
+            pass
+    return FileReference(
+        path="/".join(os.path.relpath(os.path.realpath(os.path.join(base, path)), base).split(os.sep)),
+        base_path=base_path if base_path else (None if fs_conn_id else base),
+        fs_conn_id=fs_conn_id,
+        format=fmt,
+        records=count,
+        bytes=hashing.count,
+        sha256=hashing.sha.hexdigest(),
+    )
+
+
 def input_records(data: Any, state: ExecutionState, *, field: str = "data") -> Iterator[Any]:
     """A node's input as records: a list (as is), one record dict, a file reference, a list of them, or None."""
     if data is None:
@@ -530,6 +560,7 @@ __all__ = [
     "RecordWriter",
     "as_reference",
     "check_encoding",
+    "describe_file",
     "detect_format",
     "input_records",
     "iter_records",

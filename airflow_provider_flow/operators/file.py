@@ -1,0 +1,152 @@
+"""``FileSourceOperator`` / ``FileSinkOperator``: the file runtimes as typed Airflow operators.
+
+They only build the runtime config (``None`` values dropped so model defaults apply); confinement, formats and
+atomic writes live in the runtimes. ``path`` is templated (it is part of ``config``) and is checked for
+confinement at run time, after rendering, because values from ``params``/``dag_run.conf`` are hostile input.
+
+Assets: a sink with a static path declares an :class:`~airflow.sdk.Asset` outlet for its target, so downstream
+DAGs can be scheduled on it. With a static ``base_path`` the URI is ``file://<base>/<path>`` (lexically
+normalised: resolving symlinks would touch the worker's filesystem from the DAG processor). With a connection
+the URI is ``flowfs://<fs_conn_id>/<path>``: resolving the connection's folder at parse time would mean a
+connection/secrets lookup every time the DAG file is parsed, and the folder can differ per deployment, while
+"this connection, this path" is stable. :func:`file_asset` builds the same asset for consumers. Templated paths,
+paths that would be refused, and tasks given explicit ``outlets`` declare nothing.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+from urllib.parse import quote
+
+from airflow.sdk import Asset
+
+from airflow_provider_flow.errors import PathTraversalError
+from airflow_provider_flow.operators.base import FlowNodeOperator, holds_template
+from airflow_provider_flow.runtimes.fileio import check_relative
+
+ASSET_SCHEME = "flowfs"
+
+
+def _drop_none(config: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if value is not None}
+
+
+def file_asset(path: str, *, fs_conn_id: str | None = "fs_default", base_path: str | None = None) -> Asset:
+    """The asset a :class:`FileSinkOperator` declares for ``path``; use it in a consumer DAG's ``schedule``."""
+    try:
+        parts = check_relative("<base>", path, operation="declare asset")
+    except PathTraversalError as err:
+        raise ValueError(f"no asset for a path the sink would refuse: {err}") from None
+    relative = quote("/".join(parts), safe="/")
+    if base_path:
+        if not posixpath.isabs(base_path):
+            raise ValueError(f"base_path {base_path!r} must be absolute")
+        return Asset(uri="file://" + quote(posixpath.normpath(base_path), safe="/") + "/" + relative)
+    if not fs_conn_id:
+        raise ValueError("file_asset needs fs_conn_id or base_path")
+    return Asset(uri=f"{ASSET_SCHEME}://{fs_conn_id}/{relative}")
+
+
+class FileSourceOperator(FlowNodeOperator):
+    """Read records from a file, or from every file a glob matches, under a confined base directory.
+
+    :param path: relative to the base directory (templated); ``*``, ``?``, ``[...]`` and ``**`` glob.
+    :param fs_conn_id: an ``fs`` connection whose extra ``path`` is the base directory.
+    :param base_path: an absolute base directory instead of a connection (wins over ``fs_conn_id``).
+    :param format: ``json``, ``ndjson``, ``csv`` or ``text``; default from the extension.
+    :param encoding: text encoding of the files.
+    :param output: ``auto`` (records up to ``max_inline_bytes``, else file references), ``records``,
+        ``reference``.
+    :param max_inline_bytes: total file size up to which records go to XCom (default 1 MiB).
+    :param allow_empty: a glob matching nothing returns ``[]`` instead of failing.
+    """
+
+    ui_color = "#fff4e0"
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        fs_conn_id: str | None = "fs_default",
+        base_path: str | None = None,
+        format: str | None = None,
+        encoding: str = "utf-8",
+        output: str | None = None,
+        max_inline_bytes: int | None = None,
+        allow_empty: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        config = _drop_none(
+            {
+                "path": path,
+                "fs_conn_id": fs_conn_id,
+                "base_path": base_path,
+                "format": format,
+                "encoding": encoding,
+                "output": output,
+                "max_inline_bytes": max_inline_bytes,
+                "allow_empty": allow_empty,
+            }
+        )
+        super().__init__(runtime="file.source", config=config, **kwargs)
+
+
+class FileSinkOperator(FlowNodeOperator):
+    """Write records (inline or from an upstream file reference) to one file, atomically, under a base directory.
+
+    :param path: target relative to the base directory (templated; refused if it escapes the base).
+    :param data: the records: an upstream ``.output`` (records or file references) or a list.
+    :param fs_conn_id: an ``fs`` connection whose extra ``path`` is the base directory.
+    :param base_path: an absolute base directory instead of a connection (wins over ``fs_conn_id``).
+    :param format: ``json``, ``ndjson``, ``csv`` or ``text``; default from the extension.
+    :param mode: ``overwrite``, ``append`` or ``error_if_exists``.
+    :param encoding: text encoding of the file.
+    :param create_dirs: create missing folders below the base (default True).
+    :param declare_asset: declare the target as an outlet Asset when the path is static (see module docs).
+    """
+
+    ui_color = "#fff4e0"
+
+    def __init__(
+        self,
+        *,
+        path: str,
+        data: Any,
+        fs_conn_id: str | None = "fs_default",
+        base_path: str | None = None,
+        format: str | None = None,
+        mode: str = "overwrite",
+        encoding: str = "utf-8",
+        create_dirs: bool | None = None,
+        declare_asset: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        config = _drop_none(
+            {
+                "path": path,
+                "fs_conn_id": fs_conn_id,
+                "base_path": base_path,
+                "format": format,
+                "mode": mode,
+                "encoding": encoding,
+                "create_dirs": create_dirs,
+            }
+        )
+        if declare_asset and "outlets" not in kwargs:
+            asset = _static_asset(path, fs_conn_id=fs_conn_id, base_path=base_path)
+            if asset is not None:
+                kwargs["outlets"] = [asset]
+        super().__init__(runtime="file.sink", config=config, data=data, **kwargs)
+
+
+def _static_asset(path: Any, *, fs_conn_id: str | None, base_path: str | None) -> Asset | None:
+    if not isinstance(path, str) or holds_template(path) or holds_template(base_path) or holds_template(fs_conn_id):
+        return None
+    try:
+        return file_asset(path, fs_conn_id=fs_conn_id, base_path=base_path)
+    except ValueError:
+        return None  # the runtime refuses this path at run time, with the full reason in the task log
+
+
+__all__ = ["ASSET_SCHEME", "FileSinkOperator", "FileSourceOperator", "file_asset"]

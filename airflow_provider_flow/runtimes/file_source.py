@@ -1,0 +1,106 @@
+"""``file.source``: records from one file, or from every file a glob pattern matches, under a confined base.
+
+Small inputs travel as records through XCom; large ones as :class:`~airflow_provider_flow.models.FileReference`
+(path, records, bytes, sha256), so the next node streams the file instead of Airflow's metadata DB holding it.
+``output="auto"`` decides by the files' total size against ``max_inline_bytes`` (1 MiB by default: comfortably
+below what the default XCom backend stores well, well above typical lookup tables). Building a reference parses
+the whole file once, so a broken file fails this task, not a downstream one, and the reference's record count and
+hash are exact.
+
+Output shapes: records -> one flat list (files in sorted path order); references -> one reference for a plain
+path, a list of references for a glob. Both are accepted as input by ``file.sink`` (and every node that uses
+``formats.input_records``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from typing import Any
+
+from airflow_provider_flow.errors import FileError, FlowValidationError
+from airflow_provider_flow.models import FileReference, FileSourceConfig
+from airflow_provider_flow.runtimes.file_sink import paced
+from airflow_provider_flow.runtimes.fileio import confine_path, file_error, glob_confined, is_glob, resolve_base
+from airflow_provider_flow.runtimes.formats import check_encoding, describe_file, detect_format, iter_records
+from airflow_provider_flow.runtimes.progress import ProgressReporter
+from airflow_provider_flow.runtimes.state import ExecutionState
+
+
+class FileSourceRuntime:
+    """Files in, records (small) or file references (large) out."""
+
+    name = "file.source"
+    config_model = FileSourceConfig
+
+    def execute(
+        self, config: FileSourceConfig, input: Any, state: ExecutionState
+    ) -> list[Any] | FileReference | list[FileReference]:
+        base = resolve_base(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+        check_encoding(config.encoding)
+        pattern = is_glob(config.path)
+        paths = glob_confined(base, config.path) if pattern else [config.path]
+        if not paths:
+            if config.allow_empty:
+                state.log.info("file.source: no file matches %r under %s; returning no records", config.path, base)
+                return []
+            raise FileError(
+                f"no file matches {config.path!r} under the base directory {base!r}; fix the pattern or set "
+                "allow_empty=True",
+                path=config.path,
+                operation="glob",
+                retryable=False,
+            )
+        formats = {path: detect_format(path, config.format) for path in paths}
+        total = sum(self._size(base, path) for path in paths)
+        inline = config.output == "records" or (config.output == "auto" and total <= config.max_inline_bytes)
+        state.log.info(
+            "file.source: %d file(s), %d bytes under %s -> %s",
+            len(paths),
+            total,
+            base,
+            "records" if inline else "references",
+        )
+        if inline:
+            progress = ProgressReporter(state.log, f"file.source {config.path!r}")
+            records: list[Any] = []
+            for path in paths:
+                read = iter_records(base, path, format=formats[path], encoding=config.encoding)
+                records.extend(paced(read, progress, state, "read"))
+            progress.bytes = total
+            progress.finish()
+            return records
+        if codec_name(config.encoding) != "utf-8":
+            raise FlowValidationError(
+                f"file references are read as UTF-8, but encoding is {config.encoding!r}; use output='records' "
+                "(and raise max_inline_bytes), or convert the file to UTF-8 first",
+                field="encoding",
+                value=config.encoding,
+            )
+        refs = []
+        for path in paths:
+            state.check_deadline("read")
+            ref = describe_file(
+                base,
+                path,
+                format=formats[path],
+                fs_conn_id=None if config.base_path else config.fs_conn_id,
+                base_path=config.base_path,
+            )
+            state.log.info(
+                "file.source: %s has %d records, %d bytes, sha256 %s", ref.path, ref.records, ref.bytes, ref.sha256
+            )
+            refs.append(ref)
+        return refs if pattern else refs[0]
+
+    @staticmethod
+    def _size(base: str, path: str) -> int:
+        resolved = confine_path(base, path, operation="read")
+        try:
+            return os.stat(resolved).st_size
+        except OSError as exc:
+            raise file_error(exc, path=path, operation="read", base=base) from exc
+
+
+def codec_name(encoding: str) -> str:
+    return codecs.lookup(encoding).name
