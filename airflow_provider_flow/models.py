@@ -296,6 +296,57 @@ class HttpSinkConfig(ConfigModel):
 
 # === file (file.source, file.sink) ===
 
+import codecs as _codecs  # noqa: E402
+
+from pydantic import field_validator as _field_validator  # noqa: E402
+
+FileFormat = Literal["json", "ndjson", "csv", "text"]
+FileWriteMode = Literal["overwrite", "append", "error_if_exists"]
+
+
+def _known_encoding(value: str) -> str:
+    try:
+        _codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown text encoding {value!r}; use a Python codec name such as 'utf-8'") from None
+    return value
+
+
+class FileSourceConfig(ConfigModel):
+    """``file.source``: read records from files under a confined base directory.
+
+    The path (or glob pattern) is only checked for confinement at run time, after rendering, by
+    ``fileio.confine_path``: it is hostile input whether typed in the DAG or passed in ``params``.
+    """
+
+    path: str = Field(description="Relative to the base directory; '*', '?', '[..]' and '**' glob over it.")
+    fs_conn_id: str | None = Field("fs_default", description="An 'fs' connection whose extra 'path' is the base.")
+    base_path: str | None = Field(None, description="Absolute base directory; wins over fs_conn_id.")
+    format: FileFormat | None = Field(None, description="Default: from each file's extension.")
+    encoding: str = "utf-8"
+    output: Literal["auto", "records", "reference"] = Field(
+        "auto", description="auto: records to XCom up to max_inline_bytes of files, else file references."
+    )
+    max_inline_bytes: int = Field(1_048_576, ge=0, description="Largest total file size returned as records.")
+    allow_empty: bool = Field(False, description="A glob matching nothing returns [] instead of failing.")
+
+    _check_encoding = _field_validator("encoding")(_known_encoding)
+
+
+class FileSinkConfig(ConfigModel):
+    """``file.sink``: write the input records (inline or from a file reference) atomically under the base."""
+
+    path: str = Field(description="Target relative to the base directory; missing folders are created.")
+    fs_conn_id: str | None = Field("fs_default", description="An 'fs' connection whose extra 'path' is the base.")
+    base_path: str | None = Field(None, description="Absolute base directory; wins over fs_conn_id.")
+    format: FileFormat | None = Field(None, description="Default: from the target's extension.")
+    mode: FileWriteMode = "overwrite"
+    encoding: str = "utf-8"
+    create_dirs: bool = Field(True, description="Create missing folders below the base (never the base itself).")
+
+    _check_encoding = _field_validator("encoding")(_known_encoding)
+
+
 # === transform ===
 # Section-local imports: this section is edited independently of the file header.
 from collections.abc import Callable  # noqa: E402
