@@ -1,0 +1,238 @@
+"""``http.sink``: send records to an HTTP API in JSON batches, with bounded concurrency and honest accounting.
+
+Why it looks like this:
+
+* Records are read lazily (inline list or a file reference from an upstream task, through
+  ``formats.input_records``) and at most ``max_concurrency`` batches are in flight, so memory is bounded by
+  ``max_concurrency * batch_size`` records whatever the input size.
+* Each batch goes through the shared :class:`~airflow_provider_flow.runtimes.httpio.HttpClient` policy (in-task
+  retries, ``Retry-After``, timeouts, typed errors).
+* After the first failed batch no new batch is started; batches already in flight finish. The error then says
+  exactly which batches (and record ranges) were accepted and which were not, in its ``details`` and in the log:
+  a rerun resends everything, so the user must know what the API already has. With ``idempotency_key_header`` each
+  batch carries a key derived from the DAG, task, run and batch content (not the try number), so a rerun sends the
+  same key for the same batch and an API that honours idempotency keys drops the duplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_flow.errors import FlowError, FlowValidationError
+from airflow_provider_flow.models import HttpSinkConfig
+from airflow_provider_flow.redaction import redact_url
+from airflow_provider_flow.runtimes.http_source import effective_retry, effective_timeout
+from airflow_provider_flow.runtimes.httpio import HttpClient
+from airflow_provider_flow.runtimes.progress import ProgressReporter
+from airflow_provider_flow.runtimes.state import ExecutionState
+
+
+class PartialDeliveryError(FlowError):
+    """Some batches were accepted before one failed; ``details`` lists exactly which (see the module docstring).
+
+    Retryable when the failure behind it is; ``retry_after`` is carried over so the Airflow retry policy can wait
+    as long as the API asked.
+    """
+
+    code = "partial_delivery"
+
+    def __init__(self, message: str, *, cause: FlowError, details: dict[str, Any]) -> None:
+        self.retry_after = getattr(cause, "retry_after", None)
+        super().__init__(message, details=details, retryable=cause.is_retryable)
+
+
+@dataclass
+class _Batch:
+    index: int
+    first: int  # offset of the first record in the input
+    records: list[Any]
+    payload: bytes
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.records) - 1
+
+    def describe(self) -> str:
+        return f"batch {self.index} (records {self.first}-{self.last})"
+
+
+def _ranges(batches: list[_Batch]) -> list[list[int]]:
+    """Merged ``[first, last]`` record ranges of the given batches."""
+    merged: list[list[int]] = []
+    for batch in sorted(batches, key=lambda b: b.first):
+        if merged and merged[-1][1] + 1 == batch.first:
+            merged[-1][1] = batch.last
+        else:
+            merged.append([batch.first, batch.last])
+    return merged
+
+
+def _fmt_ranges(ranges: list[list[int]]) -> str:
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges) or "none"
+
+
+def idempotency_key(state: ExecutionState, batch_index: int, payload: bytes) -> str:
+    """Same DAG, task, run, batch position and content -> same key, on every try of the run."""
+    digest = hashlib.sha256()
+    for part in (state.dag_id, state.task_id, state.run_id, str(batch_index)):
+        digest.update(part.encode() + b"\x00")
+    digest.update(hashlib.sha256(payload).digest())
+    return digest.hexdigest()[:40]
+
+
+class HttpSinkRuntime:
+    """Send records in batches; see the module docstring."""
+
+    name = "http.sink"
+    config_model = HttpSinkConfig
+
+    def execute(self, config: HttpSinkConfig, input: Any, state: ExecutionState) -> dict[str, Any]:
+        from airflow_provider_flow.runtimes.formats import as_reference, input_records
+
+        if config.fs_conn_id or config.base_path:
+            ref = as_reference(input)
+            if ref is not None:  # this worker reaches the upstream file through its own connection or path
+                input = ref.model_copy(update={"fs_conn_id": config.fs_conn_id, "base_path": config.base_path})
+        records = input_records(input, state)
+        settings = state.settings.http_settings(config.http_conn_id)
+        url = settings.url_for(config.endpoint)
+        safe_url = redact_url(url)
+        progress = ProgressReporter(state.log, f"http.sink {config.method} {safe_url}")
+        accepted: list[_Batch] = []
+        failures: list[tuple[_Batch | None, FlowError]] = []
+        next_offset = 0  # first record never handed to a batch
+
+        with (
+            HttpClient(
+                settings,
+                state=state,
+                retry=effective_retry(settings, config.retry),
+                timeout=effective_timeout(settings, config.timeout),
+                max_connections=config.max_concurrency,
+            ) as client,
+            ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="http-sink") as pool,
+        ):
+            in_flight: dict[Future[None], _Batch] = {}
+
+            def collect(done: set[Future[None]]) -> None:
+                for future in done:
+                    batch = in_flight.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        accepted.append(batch)
+                        progress.update(records=len(batch.records), bytes=len(batch.payload), pages=1)
+                    elif isinstance(error, FlowError):
+                        state.log.error("http.sink: %s failed: %s", batch.describe(), error)
+                        failures.append((batch, error))
+                    else:
+                        raise error
+
+            try:
+                for batch in self._batches(records, config):
+                    next_offset = batch.last + 1
+                    while len(in_flight) >= config.max_concurrency:
+                        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                        collect(done)
+                    if failures:
+                        next_offset = batch.first
+                        break
+                    in_flight[pool.submit(self._send, client, config, state, batch, url)] = batch
+            except FlowError as error:  # reading the input failed (bad file, bad record)
+                failures.append((None, error))
+            finally:
+                if in_flight:
+                    done, _ = wait(in_flight)
+                    collect(done)
+
+        if failures:
+            raise self._failure(config, state, accepted, failures, next_offset, safe_url)
+        progress.finish()
+        total = sum(len(b.records) for b in accepted)
+        return {
+            "accepted_records": total,
+            "batches": len(accepted),
+            "endpoint": safe_url,
+            "method": config.method,
+        }
+
+    @staticmethod
+    def _batches(records: Any, config: HttpSinkConfig) -> Iterator[_Batch]:
+        index, first, current = 0, 0, []
+        for record in records:
+            current.append(record)
+            if len(current) >= config.batch_size:
+                yield _Batch(index, first, current, HttpSinkRuntime._payload(current, config, first))
+                index, first, current = index + 1, first + len(current), []
+        if current:
+            yield _Batch(index, first, current, HttpSinkRuntime._payload(current, config, first))
+
+    @staticmethod
+    def _payload(records: list[Any], config: HttpSinkConfig, first: int) -> bytes:
+        body: Any = {config.batch_key: records} if config.batch_key else records
+        try:
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise FlowValidationError(
+                f"a record between {first} and {first + len(records) - 1} cannot be sent as JSON ({exc}); convert "
+                "it with a transform node first",
+                field="data",
+                value=f"records {first}-{first + len(records) - 1}",
+            ) from None
+
+    @staticmethod
+    def _send(client: HttpClient, config: HttpSinkConfig, state: ExecutionState, batch: _Batch, url: str) -> None:
+        headers = {"Content-Type": "application/json", **(config.headers or {})}
+        if config.idempotency_key_header:
+            headers[config.idempotency_key_header] = idempotency_key(state, batch.index, batch.payload)
+        client.request(config.method, url, content=batch.payload, headers=headers, max_response_bytes=1024 * 1024)
+
+    @staticmethod
+    def _failure(
+        config: HttpSinkConfig,
+        state: ExecutionState,
+        accepted: list[_Batch],
+        failures: list[tuple[_Batch | None, FlowError]],
+        next_offset: int,
+        safe_url: str,
+    ) -> FlowError:
+        accepted_records = sum(len(b.records) for b in accepted)
+        failed_batches = [b for b, _ in failures if b is not None]
+        first_batch, first_error = min(failures, key=lambda f: f[0].index if f[0] is not None else 1 << 62)
+        details: dict[str, Any] = {
+            "endpoint": safe_url,
+            "batch_size": config.batch_size,
+            "accepted_records": accepted_records,
+            "accepted_batches": sorted(b.index for b in accepted),
+            "accepted_record_ranges": _ranges(accepted),
+            "failed_batches": [
+                {"batch": b.index, "records": [b.first, b.last], "error": e.to_dict()}
+                for b, e in failures
+                if b is not None
+            ],
+            "not_sent_from_record": next_offset,
+            "idempotency_keys": bool(config.idempotency_key_header),
+        }
+        where = first_batch.describe() if first_batch is not None else "reading the input"
+        message = (
+            f"http.sink {config.method} {safe_url}: {where} failed: {first_error}. "
+            f"Accepted before the failure: {len(accepted)} batches, {accepted_records} records "
+            f"(record ranges {_fmt_ranges(_ranges(accepted))}); failed: "
+            f"{_fmt_ranges(_ranges(failed_batches))}; never sent: records from {next_offset} on. "
+            + (
+                "A rerun resends every batch with the same idempotency keys."
+                if config.idempotency_key_header
+                else "A rerun resends every batch; set idempotency_key_header if the API supports it."
+            )
+        )
+        state.log.error("%s", message)
+        if not accepted:
+            first_error.details.update(details)
+            return first_error
+        error = PartialDeliveryError(message, cause=first_error, details=details)
+        error.__cause__ = first_error
+        return error
