@@ -1,0 +1,230 @@
+"""``FlowHttpHook``: an Airflow ``http`` connection -> :class:`~airflow_provider_flow.runtimes.httpio.HttpSettings`.
+
+It reads Airflow's standard ``http`` connection type, so connections made for ``HttpOperator``/``HttpHook`` work
+unchanged:
+
+* ``host``: with a scheme (``https://api.example.com/v1``) or without (then ``schema`` is the scheme, default
+  ``http``); ``port`` is added when set.
+* ``login``/``password``: HTTP basic auth. With extra ``"auth_type": "bearer"`` the password is sent as a bearer
+  token instead (it then stays in the encrypted password field).
+* ``extra`` (JSON): every key not listed below is a request header, as with ``HttpHook``; a nested ``"headers"``
+  object is merged as well.
+
+Extra keys this hook understands (all optional):
+
+==========================  ================================================================================
+``bearer_token``            token sent as ``Authorization: Bearer ...`` (prefer ``auth_type=bearer`` + password)
+``auth_type``               ``"basic"`` (default when a login is set) or ``"bearer"``
+``timeout``                 seconds for every phase (connect/read/write/pool); the per-request total is 10x
+``connect_timeout``         seconds to connect; ``read_timeout``, ``write_timeout``, ``pool_timeout`` likewise
+``total_timeout``           overall seconds for one request including its body (a trickling server stops here)
+``verify`` / ``verify_ssl``  ``false`` to skip TLS verification, or a CA bundle path
+``max_retries``             in-task attempts per request (1 = no in-task retry); default 4
+``retry_max_elapsed``       seconds of in-task retrying per request; default 60
+``follow_redirects``        default true
+==========================  ================================================================================
+
+Every secret (password, bearer token, values of credential headers such as ``Authorization``, ``X-API-Key``,
+``Cookie``, and secret query parameters in the host) is registered with Airflow's secret masker, so it is
+replaced by ``***`` in task logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.runtimes.httpio import HttpSettings, RetrySettings, TimeoutSettings
+
+#: Extra keys that configure the hook rather than becoming headers (plus HttpHook's own, ignored here).
+_OPTION_KEYS = frozenset(
+    {
+        "auth_type",
+        "bearer_token",
+        "timeout",
+        "connect_timeout",
+        "read_timeout",
+        "write_timeout",
+        "pool_timeout",
+        "total_timeout",
+        "verify",
+        "verify_ssl",
+        "max_retries",
+        "retry_max_elapsed",
+        "follow_redirects",
+        "headers",
+        # HttpHook options that are not headers either
+        "stream",
+        "cert",
+        "proxies",
+        "proxy",
+        "allow_redirects",
+        "max_redirects",
+        "trust_env",
+        "check_response",
+        "srv_lookup",
+    }
+)
+
+
+def _mask(secret: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(secret)
+
+
+def _to_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise FlowValidationError(f"extra {key!r} must be true or false", field=f"extra.{key}", value=value)
+
+
+def _to_float(value: Any, key: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if number <= 0:
+        raise FlowValidationError(
+            f"extra {key!r} must be a positive number of seconds", field=f"extra.{key}", value=value
+        )
+    return number
+
+
+class FlowHttpHook(BaseHook):
+    """Resolve an ``http`` connection into :class:`HttpSettings` for the flow runtimes (see the module docstring)."""
+
+    conn_name_attr = "http_conn_id"
+    default_conn_name = "http_default"
+    conn_type = "http"
+    hook_name = "HTTP (flow)"
+
+    def __init__(self, http_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.http_conn_id = http_conn_id
+
+    def get_settings(self) -> HttpSettings:
+        """Read the connection, register its secrets with the log masker, and build the settings."""
+        conn = self.get_connection(self.http_conn_id)
+        extra: dict[str, Any] = dict(conn.extra_dejson or {})
+        where = f"http connection {self.http_conn_id!r}"
+        settings = self.settings_from(
+            host=conn.host,
+            schema=conn.schema,
+            port=conn.port,
+            login=conn.login,
+            password=conn.password,
+            extra=extra,
+            where=where,
+        )
+        for secret in settings.secret_values():
+            _mask(secret)
+        return settings
+
+    @staticmethod
+    def settings_from(
+        *,
+        host: str | None,
+        schema: str | None,
+        port: int | None,
+        login: str | None,
+        password: str | None,
+        extra: dict[str, Any],
+        where: str = "http connection",
+    ) -> HttpSettings:
+        """Pure mapping from connection fields to settings (kept separate so it is testable without Airflow)."""
+        host = (host or "").strip()
+        if not host:
+            base_url = ""
+        elif "://" in host:
+            base_url = host
+        else:
+            base_url = f"{schema or 'http'}://{host}"
+        if port and base_url:
+            scheme, _, rest = base_url.partition("://")
+            authority, slash, path = rest.partition("/")
+            if ":" not in authority.rsplit("@", 1)[-1]:
+                base_url = f"{scheme}://{authority}:{port}{slash}{path}"
+
+        headers: dict[str, str] = {}
+        nested = extra.get("headers")
+        if nested is not None and not isinstance(nested, dict):
+            raise FlowValidationError(f"{where}: extra 'headers' must be an object", field="extra.headers", value="...")
+        headers.update({str(k): str(v) for k, v in (nested or {}).items()})
+        headers.update({str(k): str(v) for k, v in extra.items() if k not in _OPTION_KEYS})
+
+        auth_type = str(extra.get("auth_type") or "").lower()
+        if auth_type not in ("", "basic", "bearer"):
+            raise FlowValidationError(
+                f"{where}: extra 'auth_type' must be 'basic' or 'bearer'", field="extra.auth_type", value=auth_type
+            )
+        bearer = extra.get("bearer_token") or None
+        auth: tuple[str, str] | None = None
+        if auth_type == "bearer":
+            bearer = bearer or password
+            if not bearer:
+                raise FlowValidationError(
+                    f"{where}: auth_type 'bearer' needs the token in the password field (or extra 'bearer_token')",
+                    field="password",
+                    value=None,
+                )
+        elif login:
+            auth = (login, password or "")
+
+        timeout = TimeoutSettings()
+        if "timeout" in extra:
+            timeout = TimeoutSettings.uniform(_to_float(extra["timeout"], "timeout"))
+        phases = {
+            phase: _to_float(extra[f"{phase}_timeout"], f"{phase}_timeout")
+            for phase in ("connect", "read", "write", "pool", "total")
+            if extra.get(f"{phase}_timeout") is not None
+        }
+        timeout = replace(timeout, **phases)
+
+        verify: bool | str = True
+        raw_verify = extra.get("verify", extra.get("verify_ssl"))
+        if raw_verify is not None:
+            verify = raw_verify if isinstance(raw_verify, str) and "/" in raw_verify else _to_bool(raw_verify, "verify")
+
+        retry = RetrySettings()
+        if extra.get("max_retries") is not None:
+            try:
+                attempts = int(extra["max_retries"])
+            except (TypeError, ValueError):
+                attempts = 0
+            if attempts < 1:
+                raise FlowValidationError(
+                    f"{where}: extra 'max_retries' must be an integer >= 1", field="extra.max_retries", value=None
+                )
+            retry = replace(retry, max_attempts=attempts)
+        if extra.get("retry_max_elapsed") is not None:
+            retry = replace(retry, max_elapsed=_to_float(extra["retry_max_elapsed"], "retry_max_elapsed"))
+
+        follow = _to_bool(extra.get("follow_redirects", True), "follow_redirects")
+        return HttpSettings(
+            base_url=base_url,
+            headers=headers,
+            auth=auth,
+            bearer_token=str(bearer) if bearer else None,
+            timeout=timeout,
+            verify=verify,
+            retry=retry,
+            extra_secrets=tuple(s for s in (password,) if s),
+            follow_redirects=follow,
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Used by the Airflow UI's "Test" button: resolve the settings (no request is sent)."""
+        try:
+            settings = self.get_settings()
+        except Exception as exc:  # the UI shows the message
+            return False, str(exc)
+        return True, f"resolved {settings!r}"
