@@ -453,12 +453,20 @@ def _json_schema(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _text_template(value: str) -> str:
+    from airflow_provider_flow.runtimes.expressions import check_template
+
+    return check_template(value)
+
+
 class AiTransformConfig(ConfigModel):
     """Config of the ``ai.transform`` runtime: one chat-completions call per record, validated JSON out."""
 
     model: str = Field(min_length=1, description="Model name sent to the endpoint, e.g. 'gpt-4o-mini'.")
-    prompt: str = Field(min_length=1, description="Jinja template (sandboxed) rendered with the record's fields.")
-    system_prompt: str | None = None
+    prompt: Annotated[str, AfterValidator(_text_template)] = Field(
+        min_length=1, description="Text with ${expression} placeholders (JMESPath over the record), e.g. '${title}'."
+    )
+    system_prompt: Annotated[str, AfterValidator(_text_template)] | None = None
     output_schema: Annotated[dict[str, Any], AfterValidator(_json_schema)]
     output_model: type[BaseModel] | None = Field(default=None, exclude=True)
     """Python DAGs: the pydantic model behind ``output_schema``; replies are validated with it (custom validators

@@ -1,8 +1,10 @@
 """The ``ai.transform`` runtime: one OpenAI-compatible chat-completions call per record, validated JSON out.
 
-For each record the prompt template (Jinja, sandboxed, strict about undefined fields) is rendered with the
-record's fields, sent to ``{base_url}/chat/completions`` with a ``response_format`` carrying the output JSON
-Schema, and the reply is validated: with the pydantic model when the DAG gave one (custom validators included),
+For each record the prompt is rendered from ``${expression}`` placeholders (JMESPath over the record, as in the
+``transform`` runtime, so never Python). Not ``{{ }}``: Airflow renders ``config`` with Jinja first, where a
+per-record ``{{ text }}`` is undefined; ``{{ params.x }}`` still works for run-level values. The prompt goes to
+``{base_url}/chat/completions`` with a ``response_format`` carrying the output JSON Schema, and the reply is
+validated: with the pydantic model when the DAG gave one (custom validators included),
 else with ``jsonschema`` against the same schema that was sent (exact semantics of every keyword, where a
 pydantic model rebuilt with ``create_model`` would cover only a subset and silently accept what the schema
 forbids). An invalid reply is sent back with the validation errors, at most ``max_repair_attempts`` times, then
@@ -33,14 +35,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
-from airflow_provider_flow.errors import FlowError, FlowValidationError
+from airflow_provider_flow.errors import FlowError
 from airflow_provider_flow.models import AiTransformConfig, FileReference
 from airflow_provider_flow.redaction import redact_url
+from airflow_provider_flow.runtimes.expressions import compile_template
 from airflow_provider_flow.runtimes.httpio import (
     HttpClient,
     HttpSettings,
@@ -71,7 +72,6 @@ class LlmSettings:
     timeout: TimeoutSettings = field(default_factory=lambda: TimeoutSettings(read=120.0, total=300.0))
     retry: RetrySettings = field(default_factory=RetrySettings)
     verify: bool | str = True
-    default_model: str | None = None
 
     def http_settings(self) -> HttpSettings:
         return HttpSettings(
@@ -91,42 +91,6 @@ class LlmOutputError(FlowError):
     """The model's reply stayed invalid after every repair attempt (``on_invalid='fail'``)."""
 
     code = "llm_invalid_output"
-
-
-# -- prompt rendering -----------------------------------------------------------------------------------------
-
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-
-
-def compile_prompt(source: str, *, field: str) -> jinja2.Template:
-    """Compile a prompt template once; the sandbox blocks attribute tricks and mutation of the record."""
-    try:
-        return _ENV.from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise FlowValidationError(
-            f"invalid prompt template at line {exc.lineno}: {exc.message}", field=field, value=source[:200]
-        ) from None
-
-
-def render_prompt(template: jinja2.Template, record: Any, *, index: int, field: str) -> str:
-    """Render with the record's fields as variables (and the whole record as ``record``)."""
-    variables: dict[str, Any] = dict(record) if isinstance(record, dict) else {}
-    variables["record"] = record
-    try:
-        return template.render(variables)
-    except jinja2.UndefinedError as exc:
-        raise FlowValidationError(
-            f"prompt template failed on record {index}: {exc.message}; the record has fields "
-            f"{sorted(record) if isinstance(record, dict) else type(record).__name__}. Use "
-            "{{ record.get('name', '') }} or {% if name is defined %} for optional fields",
-            field=field,
-            value=str(exc.message),
-            details={"record_index": index},
-        ) from None
-    except jinja2.TemplateError as exc:  # includes SecurityError from the sandbox
-        raise FlowValidationError(
-            f"prompt template failed on record {index}: {exc}", field=field, details={"record_index": index}
-        ) from None
 
 
 # -- validation -----------------------------------------------------------------------------------------------
@@ -313,8 +277,8 @@ class _Caller:
         self.config = config
         self.client = client
         self.state = state
-        self.template = compile_prompt(config.prompt, field="prompt")
-        self.system = compile_prompt(config.system_prompt, field="system_prompt") if config.system_prompt else None
+        self.template = compile_template(config.prompt, field="prompt")
+        self.system = compile_template(config.system_prompt, field="system_prompt") if config.system_prompt else None
         self.validate = ReplyValidator(config.output_schema, config.output_model)
         self.schema_text = json.dumps(config.output_schema, sort_keys=True)
 
@@ -334,12 +298,10 @@ class _Caller:
         return body
 
     def messages(self, record: Any, index: int) -> list[dict[str, str]]:
-        user = render_prompt(self.template, record, index=index, field="prompt")
+        user = self.template.render(record, index=index)
         messages = []
         if self.system is not None:
-            messages.append(
-                {"role": "system", "content": render_prompt(self.system, record, index=index, field="system_prompt")}
-            )
+            messages.append({"role": "system", "content": self.system.render(record, index=index)})
         elif self.config.response_format == "json_object":
             # json_object mode does not carry the schema: state it, as OpenAI requires "JSON" in the prompt.
             messages.append({"role": "system", "content": f"Answer with one JSON object matching: {self.schema_text}"})
@@ -591,7 +553,5 @@ __all__ = [
     "LlmSettings",
     "ReplyValidator",
     "ResultCache",
-    "compile_prompt",
     "default_cache_path",
-    "render_prompt",
 ]

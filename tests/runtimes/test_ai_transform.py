@@ -18,7 +18,7 @@ from airflow_provider_flow.runtimes.state import ExecutionState, StaticSettingsP
 from tests.fixtures.llm_server import DEFAULT_REPLY_SCHEMA, FakeLlmServer
 
 RECORDS = [{"id": str(i), "text": f"item number {i} is here"} for i in range(6)]
-PROMPT = "[id:{{ id }}] Describe: {{ text }}"
+PROMPT = "[id:${id}] Describe: ${text}"
 
 
 def _state(server: FakeLlmServer, *, api_key: str | None = None, base: Path | None = None) -> ExecutionState:
@@ -198,12 +198,18 @@ def test_prompt_with_missing_field_names_the_record(llm_server: FakeLlmServer) -
     records = [{"id": "0", "text": "a"}, {"id": "1"}]
     with pytest.raises(FlowValidationError) as info:
         _run(llm_server, records)
-    assert "record 1" in str(info.value) and "'text' is undefined" in str(info.value)
+    assert "failed on record 1" in str(info.value) and "${text || ''}" in str(info.value)
 
 
-def test_prompt_template_is_sandboxed(llm_server: FakeLlmServer) -> None:
-    with pytest.raises(FlowValidationError, match="prompt template failed on record 0"):
-        _run(llm_server, RECORDS[:1], prompt="[id:{{ id }}] {{ record.__class__.__mro__ }}")
+def test_prompt_placeholders_are_expressions_not_python(llm_server: FakeLlmServer) -> None:
+    records = [{"id": "0", "user": {"name": "ada"}, "tags": ["a", "b"], "cost": "$5"}]
+    _run(llm_server, records, prompt="[id:${id}] ${upper(user.name)} ${tags} $${cost} costs ${cost} ${note || '-'}")
+    assert llm_server.requests[0].body["messages"][-1]["content"] == '[id:0] ADA ["a", "b"] ${cost} costs $5 -'
+    # Reads dict keys only: Python attributes are out of reach, so this is just a missing field.
+    with pytest.raises(FlowValidationError, match="null or missing"):
+        _run(llm_server, records, prompt="[id:${id}] ${__class__.__mro__[1]}")
+    with pytest.raises(FlowValidationError, match=r"config\.prompt"):
+        _config(prompt="[id:${id}] ${text[}")
 
 
 def test_wrong_api_key_fails_without_leaking_it(llm_server: FakeLlmServer) -> None:

@@ -78,3 +78,17 @@ def test_check_expression_raises_value_error_for_pydantic() -> None:
     assert check_expression("a.b") == "a.b"
     with pytest.raises(ValueError, match="invalid JMESPath expression"):
         check_expression("a[")
+
+
+def test_text_template_placeholders() -> None:
+    from airflow_provider_flow.runtimes.expressions import compile_template
+
+    template = compile_template("Hi ${name}, $$${price} for ${items[0]} (${length(items)}) ${@.extra || 'n/a'}")
+    record = {"name": "Ada", "price": 5, "items": [{"a": 1}]}
+    assert template.render(record) == 'Hi Ada, $5 for {"a": 1} (1) n/a'
+    assert compile_template("no placeholders, $ alone").render({}) == "no placeholders, $ alone"
+    with pytest.raises(FlowValidationError) as info:
+        template.render({"price": 1, "items": []}, index=7)
+    assert "failed on record 7" in str(info.value) and "${name || ''}" in str(info.value)
+    with pytest.raises(FlowValidationError, match="invalid JMESPath expression"):
+        compile_template("${a[}", field="prompt")

@@ -1,0 +1,111 @@
+"""``FlowLlmHook``: an Airflow connection -> :class:`~airflow_provider_flow.runtimes.ai_transform.LlmSettings`.
+
+The connection type ``flow_llm`` ("LLM (OpenAI-compatible)") relabels the form: **Base URL** (host, e.g.
+``https://api.openai.com/v1`` or a vLLM/Ollama/LiteLLM ``.../v1``) and **API key** (password, stored encrypted).
+Any other connection type works too (an ``http`` connection with the key in its password), because the hook
+reads only host/schema/port/password/extra. Example::
+
+    AIRFLOW_CONN_LLM_DEFAULT='{"conn_type": "flow_llm", "host": "https://api.openai.com/v1", "password": "sk-..."}'
+
+Extra (JSON, optional) reuses the HTTP hook's keys: ``timeout``/``read_timeout``/``total_timeout``,
+``verify``, ``max_retries``, ``retry_max_elapsed``, ``headers`` (e.g. ``{"OpenAI-Organization": "org-..."}``);
+other keys become headers. LLM replies are slow, so without a timeout in extra the read timeout is 120 s.
+
+The API key is registered with Airflow's secret masker before anything else happens, so it is ``***`` in task
+logs even if a library echoed it; the settings' ``repr`` never shows it either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_flow.hooks.http import FlowHttpHook
+from airflow_provider_flow.runtimes.ai_transform import LlmSettings
+
+_TIMEOUT_KEYS = ("timeout", "connect_timeout", "read_timeout", "write_timeout", "pool_timeout", "total_timeout")
+
+
+class FlowLlmHook(BaseHook):
+    """Resolve an OpenAI-compatible endpoint connection into :class:`LlmSettings` (see the module docstring)."""
+
+    conn_name_attr = "llm_conn_id"
+    default_conn_name = "llm_default"
+    conn_type = "flow_llm"
+    hook_name = "LLM (OpenAI-compatible)"
+
+    def __init__(self, llm_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.llm_conn_id = llm_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["login", "schema", "port"],
+            "relabeling": {"host": "Base URL", "password": "API key"},
+            "placeholders": {
+                "host": "https://api.openai.com/v1",
+                "password": "sk-...",
+                "extra": '{"timeout": 60, "headers": {"OpenAI-Organization": "org-..."}}',
+            },
+        }
+
+    def get_settings(self) -> LlmSettings:
+        """Read the connection, mask the key, and build the settings."""
+        conn = self.get_connection(self.llm_conn_id)
+        if conn.password:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(conn.password)
+        return self.settings_from(
+            host=conn.host,
+            schema=conn.schema,
+            port=conn.port,
+            api_key=conn.password,
+            extra=dict(conn.extra_dejson or {}),
+            where=f"llm connection {self.llm_conn_id!r}",
+        )
+
+    @staticmethod
+    def settings_from(
+        *,
+        host: str | None,
+        schema: str | None = None,
+        port: int | None = None,
+        api_key: str | None,
+        extra: dict[str, Any],
+        where: str = "llm connection",
+    ) -> LlmSettings:
+        """Pure mapping from connection fields (reusing the HTTP hook's parsing of URL, timeouts, TLS, retries)."""
+        http = FlowHttpHook.settings_from(
+            host=host,
+            schema=schema or "https",
+            port=port,
+            login=None,
+            password=None,
+            extra=extra,
+            where=where,
+        )
+        defaults = LlmSettings(base_url="")
+        timeout = http.timeout if any(key in extra for key in _TIMEOUT_KEYS) else defaults.timeout
+        return replace(
+            defaults,
+            base_url=http.base_url,
+            api_key=api_key or None,
+            headers=dict(http.headers),
+            timeout=timeout,
+            retry=http.retry,
+            verify=http.verify,
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's "Test" button: resolve the settings (no request is sent, so no tokens are spent)."""
+        try:
+            settings = self.get_settings()
+        except Exception as exc:  # the UI shows the message
+            return False, str(exc)
+        if not settings.base_url:
+            return False, "set the Base URL (host), e.g. https://api.openai.com/v1"
+        return True, f"resolved {settings!r}"

@@ -1,0 +1,84 @@
+"""``AiTransformOperator``: the ``ai.transform`` runtime as a typed Airflow operator (no logic beyond config)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from airflow_provider_flow.operators.base import FlowNodeOperator
+
+
+class AiTransformOperator(FlowNodeOperator):
+    """Enrich each record with structured output from an OpenAI-compatible chat-completions endpoint.
+
+    :param data: the records: a list (e.g. an upstream ``.output``) or a file reference.
+    :param model: model name sent to the endpoint.
+    :param prompt: text with ``${expression}`` placeholders (JMESPath over the record, e.g.
+        ``"Classify: ${title}"``; ``$$`` is a literal ``$``). Airflow's ``{{ ... }}`` still renders first.
+    :param output_schema: a pydantic model class (replies validated by it, its validators included) or a JSON
+        Schema dict (validated with jsonschema). The schema is sent as ``response_format``.
+    :param llm_conn_id: connection with the base URL (host) and API key (password); see ``FlowLlmHook``.
+    :param on_invalid: after ``max_repair_attempts`` repairs: ``fail`` (default), ``skip`` or ``keep`` (the
+        record keeps the error under ``_ai_error``).
+    :param cache_path: NDJSON cache of finished records relative to the base (default
+        ``.flow_cache/ai_transform/<dag>/<task>.ndjson``); needs ``fs_conn_id`` or ``base_path``. With it, an
+        Airflow retry sends no request for records already done.
+    :param output_path: write the enriched records to this file and return a file reference.
+    """
+
+    ui_color = "#f3e8ff"
+
+    def __init__(
+        self,
+        *,
+        data: Any,
+        model: str,
+        prompt: str,
+        output_schema: type[BaseModel] | dict[str, Any],
+        llm_conn_id: str = "llm_default",
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        on_invalid: str = "fail",
+        max_repair_attempts: int = 2,
+        max_concurrency: int = 4,
+        cache_path: str | None = None,
+        fs_conn_id: str | None = None,
+        base_path: str | None = None,
+        system_prompt: str | None = None,
+        output_field: str | None = None,
+        output_path: str | None = None,
+        output_format: str | None = None,
+        response_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        output_model = None
+        if isinstance(output_schema, type) and issubclass(output_schema, BaseModel):
+            # The config stays JSON (templating, XCom, UI); the class rides along, excluded from dumps.
+            output_model, output_schema = output_schema, output_schema.model_json_schema()
+        config = {
+            "model": model,
+            "prompt": prompt,
+            "system_prompt": system_prompt,
+            "output_schema": output_schema,
+            "output_model": output_model,
+            "llm_conn_id": llm_conn_id,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "on_invalid": on_invalid,
+            "max_repair_attempts": max_repair_attempts,
+            "max_concurrency": max_concurrency,
+            "cache_path": cache_path,
+            "fs_conn_id": fs_conn_id,
+            "base_path": base_path,
+            "output_field": output_field,
+            "output_path": output_path,
+            "output_format": output_format,
+            "response_format": response_format,
+        }
+        super().__init__(
+            runtime="ai.transform",
+            config={key: value for key, value in config.items() if value is not None},
+            data=data,
+            **kwargs,
+        )
