@@ -20,6 +20,7 @@ Public API (the contract other runtimes build on)::
     describe_file(base, path, *, format=None, fs_conn_id=None, base_path=None) -> FileReference
     as_reference(value) -> FileReference | None
     input_records(data, state, *, field="data") -> Iterator[Any]     # None | list | record | ref | list of refs
+                                                                     # | any other iterable (generators, as is)
 
 Format rules:
 
@@ -542,6 +543,8 @@ def input_records(data: Any, state: ExecutionState, *, field: str = "data") -> I
             field=field,
             value=data[:120],
         )
+    if isinstance(data, Iterable) and not isinstance(data, (bytes, bytearray)):
+        return iter(data)  # generators from Python callers: streamed as they come
     raise FlowValidationError(
         f"is a {type(data).__name__}; pass a list of records, a dict, or a file reference",
         field=field,
