@@ -268,8 +268,6 @@ class HttpSourceConfig(ConfigModel):
     def _check_combinations(self) -> HttpSourceConfig:
         if self.json_body is not None and self.body is not None:
             raise ValueError("give either 'json' or 'body' as the request body, not both")
-        if self.output_path is None and (self.fs_conn_id or self.base_path):
-            raise ValueError("fs_conn_id/base_path only apply with output_path; set output_path or drop them")
         return self
 
 

@@ -94,6 +94,13 @@ class HttpSourceRuntime:
     config_model = HttpSourceConfig
 
     def execute(self, config: HttpSourceConfig, input: Any, state: ExecutionState) -> list[Any] | FileReference:
+        if config.output_path is None and (config.fs_conn_id or config.base_path):
+            # checked here, not in the model: output_path may be a template the parse-time check skips
+            raise FlowValidationError(
+                "fs_conn_id/base_path only apply with output_path; set output_path or drop them",
+                field="output_path",
+                value=None,
+            )
         settings = state.settings.http_settings(config.http_conn_id)
         records_expr = compile_path(config.records_path, "records_path") if config.records_path else None
         self._check_pagination(config)

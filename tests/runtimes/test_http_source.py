@@ -220,3 +220,8 @@ def test_request_body_and_headers_are_sent(http_server, state) -> None:
     assert echo["method"] == "POST" and json.loads(echo["body"]) == {"q": 1} and echo["headers"]["x-run"] == "r1"
     [echo] = run(state, endpoint="/echo", method="POST", body={"a": "b"})
     assert echo["body"] == "a=b"
+
+
+def test_base_path_without_output_path_is_refused(state, tmp_path: Path) -> None:
+    with pytest.raises(FlowValidationError, match="only apply with output_path"):
+        run(state, endpoint="/cursor/items", base_path=str(tmp_path))

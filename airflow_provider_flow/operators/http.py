@@ -1,0 +1,152 @@
+"""``HttpSourceOperator`` and ``HttpSinkOperator``: typed front doors to the ``http.source``/``http.sink`` runtimes.
+
+They only collect parameters into the runtime's ``config`` (None values dropped so model defaults apply); all
+behaviour lives in the runtimes and in ``FlowNodeOperator``.
+
+Query parameters: ``params`` is also the name of Airflow's own task ``params`` (DAG Params), which Airflow's
+operator machinery intercepts and merges with the DAG's params before ``__init__`` sees it. So the query
+parameters are taken from ``query_params``; ``params`` is accepted as an alias only when it is a plain dict of
+query values passed directly (entries that came from the DAG's Params are never sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_flow.operators.base import FlowNodeOperator
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _task_level_query_params(params: Any) -> dict[str, Any] | None:
+    """The query values the user passed as ``params=`` to this task, without the DAG's (or default_args') Params."""
+    if not params:
+        return None
+    from airflow.sdk.definitions.param import ParamsDict
+
+    if not isinstance(params, ParamsDict):
+        return dict(params)
+    picked = {}
+    for key in params:
+        param = params.get_param(key)
+        if getattr(param, "source", None) == "task":
+            picked[key] = param.value
+    return picked or None
+
+
+class HttpSourceOperator(FlowNodeOperator):
+    """Fetch records from an HTTP API (``http.source``): to XCom, or streamed to a file with ``output_path``.
+
+    :param endpoint: path joined to the connection's base URL, or an absolute URL (templated through ``config``).
+    :param http_conn_id: an Airflow ``http`` connection (see ``FlowHttpHook`` for the extra keys).
+    :param query_params: query parameters (``params`` works too, see the module docstring).
+    :param json: JSON request body; ``body``: raw string or form dict (``data`` is the node's input).
+    :param timeout: seconds for every phase, or ``{"connect":.., "read":.., "write":.., "pool":.., "total":..}``.
+    :param records_path: JMESPath/dotted path to the records in the JSON body.
+    :param pagination: ``{"type": "link"}``, ``{"type": "cursor", "cursor_path": .., "cursor_param": ..}``,
+        ``{"type": "next_url", "next_url_path": ..}``, ``{"type": "page", ...}``, ``{"type": "offset", ...}``.
+    :param max_pages: stop after this many pages (``on_max_pages="fail"`` to fail instead).
+    :param output_path: stream the records to this file (relative to ``base_path`` or the ``fs_conn_id``
+        connection's base, ``fs_default`` when neither is given); XCom then carries a file reference.
+    :param max_response_bytes: fail when one response (or the whole XCom result) exceeds this size.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        http_conn_id: str = "http_default",
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+        query_params: Mapping[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        body: str | dict[str, Any] | None = None,
+        timeout: float | dict[str, float] | None = None,
+        records_path: str | None = None,
+        pagination: dict[str, Any] | None = None,
+        max_pages: int | None = None,
+        on_max_pages: str | None = None,
+        response_format: str | None = None,
+        output_path: str | None = None,
+        fs_conn_id: str | None = None,
+        base_path: str | None = None,
+        output_format: str = "ndjson",
+        write_mode: str | None = None,
+        max_response_bytes: int | None = None,
+        retry: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        query = dict(query_params) if query_params is not None else _task_level_query_params(params)
+        config = _drop_none(
+            {
+                "endpoint": endpoint,
+                "http_conn_id": http_conn_id,
+                "method": method,
+                "params": query,
+                "headers": headers,
+                "json": json,
+                "body": body,
+                "timeout": timeout,
+                "records_path": records_path,
+                "pagination": pagination,
+                "max_pages": max_pages,
+                "on_max_pages": on_max_pages,
+                "response_format": response_format,
+                "output_path": output_path,
+                "fs_conn_id": fs_conn_id,
+                "base_path": base_path,
+                "output_format": output_format if output_path else None,
+                "write_mode": write_mode,
+                "max_response_bytes": max_response_bytes,
+                "retry": retry,
+            }
+        )
+        super().__init__(runtime="http.source", config=config, **kwargs)
+
+
+class HttpSinkOperator(FlowNodeOperator):
+    """Send records (inline, or an upstream file reference) to an HTTP API in batches (``http.sink``).
+
+    The XCom result is ``{"accepted_records", "batches", "endpoint", "method"}``. On failure after some batches
+    were accepted, the error (and the task log) lists exactly which batches and record ranges were accepted.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        data: Any,
+        http_conn_id: str = "http_default",
+        method: str = "POST",
+        batch_size: int = 100,
+        max_concurrency: int = 4,
+        headers: dict[str, str] | None = None,
+        idempotency_key_header: str | None = None,
+        batch_key: str | None = None,
+        timeout: float | dict[str, float] | None = None,
+        retry: dict[str, Any] | None = None,
+        fs_conn_id: str | None = None,
+        base_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        config = _drop_none(
+            {
+                "endpoint": endpoint,
+                "http_conn_id": http_conn_id,
+                "method": method,
+                "batch_size": batch_size,
+                "max_concurrency": max_concurrency,
+                "headers": headers,
+                "idempotency_key_header": idempotency_key_header,
+                "batch_key": batch_key,
+                "timeout": timeout,
+                "retry": retry,
+                "fs_conn_id": fs_conn_id,
+                "base_path": base_path,
+            }
+        )
+        super().__init__(runtime="http.sink", config=config, data=data, **kwargs)
