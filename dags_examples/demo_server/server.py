@@ -7,6 +7,7 @@ Endpoints
 ---------
 ``GET  /api/orders?limit=N&cursor=C``     cursor pagination: ``{"data": [...], "next_cursor": "..."|null}``
                                            (120 orders; ``limit`` default 25, max 100).
+``GET  /api/orders/<status>``             the same, only orders with that status (paid, pending, refunded).
 ``GET  /api/customers?page=P&per_page=N`` Link-header pagination (``Link: <...>; rel="next"``), body a JSON list
                                            (42 customers; ``per_page`` default 10, max 50).
 ``POST /api/sink/<name>``                 accepts a JSON list or ``{"records": [...]}``; stores records per name;
@@ -168,8 +169,8 @@ class DemoHandler(BaseHTTPRequestHandler):
         try:
             if url.path == "/healthz":
                 self._send(200, {"ok": True})
-            elif url.path == "/api/orders":
-                self._orders(query)
+            elif url.path == "/api/orders" or url.path.startswith("/api/orders/"):
+                self._orders(query, status=url.path.removeprefix("/api/orders").strip("/") or None)
             elif url.path == "/api/customers":
                 self._customers(query)
             elif url.path.startswith("/api/sink/"):
@@ -183,7 +184,10 @@ class DemoHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._send(400, {"error": str(exc)})
 
-    def _orders(self, query: dict[str, list[str]]) -> None:
+    def _orders(self, query: dict[str, list[str]], *, status: str | None) -> None:
+        if status is not None and status not in _STATUSES:
+            self._send(404, {"error": f"no order status {status!r}; use one of {sorted(set(_STATUSES))}"})
+            return
         limit = _int(query, "limit", 25, low=1, high=100)
         cursor = query.get("cursor", [""])[0]
         start = 0
@@ -191,9 +195,10 @@ class DemoHandler(BaseHTTPRequestHandler):
             if not re.fullmatch(r"o\d+", cursor):
                 raise ValueError(f"bad cursor {cursor!r}")
             start = int(cursor[1:])
-        items = [order(i) for i in range(start + 1, min(start + limit, ORDER_COUNT) + 1)]
-        end = start + len(items)
-        self._send(200, {"data": items, "next_cursor": f"o{end}" if end < ORDER_COUNT else None})
+        matching = [i for i in range(1, ORDER_COUNT + 1) if status is None or order(i)["status"] == status]
+        page = [i for i in matching if i > start][:limit]
+        more = bool(page) and page[-1] < matching[-1]
+        self._send(200, {"data": [order(i) for i in page], "next_cursor": f"o{page[-1]}" if more else None})
 
     def _customers(self, query: dict[str, list[str]]) -> None:
         page = _int(query, "page", 1, low=1, high=10_000)
