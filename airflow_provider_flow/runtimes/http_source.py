@@ -161,9 +161,7 @@ class HttpSourceRuntime:
         with RecordWriter(base, config.output_path, format=config.output_format, mode=config.write_mode) as writer:
 
             def take(page: Iterable[Any]) -> None:
-                for record in page:
-                    writer.write(record)
-                    progress.update(records=1)
+                progress.update(records=writer.write_many(page))
 
             self._fetch_all(client, config, state, records_expr, progress, take)
         reference = writer.reference(fs_conn_id=fs_conn_id, base_path=config.base_path)
