@@ -178,18 +178,15 @@ class ResultCache:
             try:
                 fd = os.open(
                     name,
-                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                     0o600,
                     dir_fd=dir_fd,
                 )
             finally:
                 os.close(dir_fd)
             size = os.fstat(fd).st_size
-            if size:
-                with open(self.resolved, "rb") as check:
-                    check.seek(size - 1)
-                    if check.read(1) != b"\n":
-                        os.write(fd, b"\n")
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                os.write(fd, b"\n")  # the previous try was killed mid-line: start the next line clean
         except OSError as exc:
             raise fileio.file_error(exc, path=self.path, operation="write", base=self.base) from exc
         return fd
