@@ -128,9 +128,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+#: One encoder for every record: ``json.dumps`` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_default)
+
+
 def _dumps(record: Any, index: int) -> str:
     try:
-        return json.dumps(record, ensure_ascii=False, allow_nan=False, default=_json_default)
+        return _ENCODER.encode(record)
     except (TypeError, ValueError) as exc:
         raise FlowValidationError(
             f"record {index} cannot be written as JSON: {exc}; convert it to strings, numbers, lists and dicts",
@@ -145,6 +149,10 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, default=_json_default)
     return str(value)
+
+
+#: Bytes buffered by a RecordWriter before they go to the atomic writer (and its hash) in one call.
+_FLUSH_AT = 256 * 1024
 
 
 class RecordWriter:
@@ -170,6 +178,11 @@ class RecordWriter:
         self._stack = ExitStack()
         self._writer: AtomicWriter | None = None
         self._csv_fields: list[str] | None = None
+        self._csv_set: frozenset[str] = frozenset()
+        self._csv_buf = io.StringIO()
+        self._csv_out = csv.writer(self._csv_buf, lineterminator="\r\n")
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._done = False
 
     # -- context management ---------------------------------------------------------------------------------
@@ -194,6 +207,7 @@ class RecordWriter:
             try:
                 if self.format == "json":
                     self._emit("\n]\n" if self.records else "]\n")
+                self._flush()
             except BaseException:
                 if not self._stack.__exit__(*_exc_info()):
                     raise
@@ -223,7 +237,18 @@ class RecordWriter:
                 field="encoding",
                 value=self.encoding,
             ) from None
-        self._writer.write(data)
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _FLUSH_AT:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hand buffered bytes to the atomic writer in large chunks (hashing 100-byte pieces is slow)."""
+        if self._pending:
+            assert self._writer is not None
+            self._writer.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
 
     def write(self, record: Any) -> None:
         """Serialize one record into the temporary file."""
@@ -253,22 +278,29 @@ class RecordWriter:
                 field=f"data[{index}]",
                 value=repr(record)[:120],
             )
-        buf = io.StringIO()
-        out = csv.writer(buf, lineterminator="\r\n")
+        buf, out = self._csv_buf, self._csv_out
         if self._csv_fields is None:
             self._csv_fields = [str(k) for k in record]
+            self._csv_set = frozenset(self._csv_fields)
             out.writerow(self._csv_fields)
-        extra = [k for k in record if str(k) not in self._csv_fields]
-        if extra:
-            raise FlowValidationError(
-                f"record {index} has key {extra[0]!r} that is not in the CSV header {self._csv_fields}; give the "
-                "first record every column (None for empty), or use format 'ndjson'",
-                field=f"data[{index}]",
-                value=extra[0],
-            )
-        by_name = {str(k): v for k, v in record.items()}
-        out.writerow([_csv_cell(by_name.get(name)) for name in self._csv_fields])
-        return buf.getvalue()
+        fields = self._csv_fields
+        if record.keys() <= self._csv_set:
+            out.writerow([_csv_cell(record.get(name)) for name in fields])
+        else:
+            by_name = {str(k): v for k, v in record.items()}  # non-string keys, or keys not in the header
+            extra = [k for k in by_name if k not in self._csv_set]
+            if extra:
+                raise FlowValidationError(
+                    f"record {index} has key {extra[0]!r} that is not in the CSV header {fields}; give the "
+                    "first record every column (None for empty), or use format 'ndjson'",
+                    field=f"data[{index}]",
+                    value=extra[0],
+                )
+            out.writerow([_csv_cell(by_name.get(name)) for name in fields])
+        row = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return row
 
     # -- results --------------------------------------------------------------------------------------------
     def _result(self) -> AtomicWriter:
