@@ -21,6 +21,7 @@ Public API (the contract other runtimes build on)::
     atomic_write(base, requested, *, mode="overwrite", create_dirs=True, copy_existing=True)
         -> ContextManager[AtomicWriter]      # AtomicWriter.write(bytes); .path .relative_path .bytes .sha256
     open_confined(base, requested, *, operation="read") -> BinaryIO   # regular files only, O_NOFOLLOW
+    open_append(base, requested, *, create_dirs=True, perms=0o600) -> int   # O_APPEND fd for journals/caches
     glob_confined(base, pattern) -> list[str]                        # sorted relative paths, no symlinked folders
     is_glob(path) -> bool
     file_error(exc: OSError, *, path, operation, **details) -> FileError
@@ -304,6 +305,37 @@ def open_confined(base: str, requested: str, *, operation: str = "read") -> Bina
     return os.fdopen(fd, "rb")
 
 
+def open_append(base: str, requested: str, *, create_dirs: bool = True, perms: int = 0o600) -> int:
+    """A raw descriptor opened ``O_APPEND`` on a confined regular file (created if missing); the caller closes it.
+
+    For journals and caches that must keep every finished line across a kill (writes land in place, not via a
+    temporary file); anything that replaces a file's content uses :func:`atomic_write` instead.
+    """
+    resolved = confine_path(base, requested, operation="append")
+    *dirs, name = _parts_of(base, resolved)
+    try:
+        dir_fd = _open_dir_chain(base, dirs, create=create_dirs, requested=requested, operation="append")
+        try:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            try:
+                fd = os.open(name, flags, perms, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _refuse(
+                        requested, base, f"file {name!r} became a symlink after the check", "append"
+                    ) from None
+                raise
+        finally:
+            os.close(dir_fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileError(f"cannot append to {requested!r}: not a regular file", path=resolved, operation="append")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except OSError as exc:
+        raise file_error(exc, path=resolved, operation="append", base=base) from exc
+    return fd
+
+
 def is_glob(path: str) -> bool:
     """True when ``path`` holds glob characters (``*``, ``?``, ``[``)."""
     return any(ch in _GLOB_CHARS for ch in path)
@@ -562,6 +594,7 @@ __all__ = [
     "file_error",
     "glob_confined",
     "is_glob",
+    "open_append",
     "open_confined",
     "resolve_base",
 ]

@@ -360,3 +360,24 @@ def test_glob_confined(layout: tuple[str, Path]) -> None:
         glob_confined(base, "link_dir/*.csv")
     with pytest.raises(PathTraversalError):
         glob_confined(base, "*.json")  # link_file.json / dangling.json point outside: refused, not skipped
+
+
+def test_open_append_is_confined_and_appends_in_place(layout: tuple[str, Path]) -> None:
+    base, outside = layout
+    from airflow_provider_flow.runtimes.fileio import open_append
+
+    for _ in range(2):
+        fd = open_append(base, "journal/cache.ndjson")
+        try:
+            os.write(fd, b"{}\n")
+        finally:
+            os.close(fd)
+    assert Path(base, "journal/cache.ndjson").read_bytes() == b"{}\n{}\n"
+    assert stat.S_IMODE(Path(base, "journal/cache.ndjson").stat().st_mode) == 0o600
+    for hostile in ("link_file.json", "link_dir/j.ndjson", "../j.ndjson"):
+        with pytest.raises(PathTraversalError):
+            open_append(base, hostile)
+    assert (outside / "victim.json").read_text() == '["old"]' and sorted(os.listdir(outside)) == ["victim.json"]
+    os.mkfifo(Path(base, "fifo.ndjson"))
+    with pytest.raises(FileError, match="not a regular file"):
+        open_append(base, "fifo.ndjson")
