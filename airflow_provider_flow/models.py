@@ -407,7 +407,9 @@ class TransformConfig(ConfigModel):
     )
     fs_conn_id: str | None = None
     base_path: str | None = None
-    output_format: Literal["ndjson", "json", "csv"] = "ndjson"
+    output_format: Literal["ndjson", "json", "csv", "text"] | None = Field(
+        default=None, description="Format of output_path; default from its extension (.ndjson/.jsonl, .json, .csv)."
+    )
     max_records_in_memory: int = Field(
         default=1_000_000,
         ge=1,
@@ -486,6 +488,6 @@ class AiTransformConfig(ConfigModel):
     )
     cache: bool = True
     output_path: str | None = None
-    output_format: Literal["ndjson", "json", "csv"] = "ndjson"
+    output_format: Literal["ndjson", "json", "csv", "text"] | None = None
     fs_conn_id: str | None = None
     base_path: str | None = None

@@ -19,7 +19,7 @@ class TransformOperator(FlowNodeOperator):
     :param python_callable: shorthand for a final ``{"apply": python_callable}`` operation.
     :param output_path: stream the result to this file (relative to the base) and return a file reference
         instead of the records; needs ``fs_conn_id`` or ``base_path``.
-    :param output_format: ``ndjson`` (default), ``json`` or ``csv``.
+    :param output_format: ``ndjson``, ``json``, ``csv`` or ``text``; default from the extension of ``output_path``.
     :param max_records_in_memory: bound for ``sort_by``/``unique_by``, the only operations that hold state.
     """
 

@@ -234,3 +234,12 @@ def test_wrong_api_key_fails_without_leaking_it(llm_server: FakeLlmServer) -> No
 def test_bad_config_is_explained(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(FlowValidationError, match=message):
         _config(**overrides)
+
+
+def test_file_reference_input_is_streamed(llm_server: FakeLlmServer, tmp_path) -> None:
+    from airflow_provider_flow.runtimes.formats import write_records
+
+    ref = write_records(str(tmp_path), "in.ndjson", RECORDS, base_path=str(tmp_path))
+    out = _run(llm_server, ref.model_dump(mode="json"), base=tmp_path, output_path="out.jsonl", fs_conn_id="fs")
+    assert isinstance(out, FileReference) and out.records == 6 and out.format == "ndjson"
+    assert len(llm_server.requests) == 6

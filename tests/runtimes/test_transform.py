@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.models import TransformConfig, validate_config
-from airflow_provider_flow.runtimes.transform import build_stages, run_pipeline, transform_records
+from airflow_provider_flow.errors import FlowValidationError, PathTraversalError
+from airflow_provider_flow.models import FileReference, TransformConfig, validate_config
+from airflow_provider_flow.runtimes.formats import write_records
+from airflow_provider_flow.runtimes.state import ExecutionState, StaticSettingsProvider
+from airflow_provider_flow.runtimes.transform import TransformRuntime, build_stages, run_pipeline, transform_records
 
 PEOPLE = [
     {"id": 1, "name": "ada", "age": 36, "team": "core", "tags": ["x"]},
@@ -144,3 +148,42 @@ def test_bad_operations_fail_validation_naming_the_place(operations: list[Any], 
     with pytest.raises(FlowValidationError) as info:
         validate_config(TransformConfig, {"operations": operations})
     assert message in str(info.value)
+
+
+def _state(base: Path) -> ExecutionState:
+    return ExecutionState(settings=StaticSettingsProvider(base_paths={"fs": str(base)}))
+
+
+def test_runtime_streams_a_file_reference_to_an_output_file(tmp_path: Path) -> None:
+    ref = write_records(str(tmp_path), "in.ndjson", [{"i": i} for i in range(1000)], fs_conn_id="fs")
+    config = validate_config(
+        TransformConfig,
+        {
+            "operations": [{"filter": "i > `989`"}, {"map": {"sq": "i"}}],
+            "output_path": "out/x.json",
+            "fs_conn_id": "fs",
+        },
+    )
+    out = TransformRuntime().execute(config, ref.model_dump(mode="json"), _state(tmp_path))
+    assert isinstance(out, FileReference) and out.records == 10 and out.format == "json"
+    assert json.loads((tmp_path / "out" / "x.json").read_text())[0] == {"i": 990, "sq": 990}
+    inline = TransformRuntime().execute(validate_config(TransformConfig, {}), [{"a": 1}], _state(tmp_path))
+    assert inline == [{"a": 1}]
+
+
+def test_failure_mid_stream_leaves_no_partial_output_file(tmp_path: Path) -> None:
+    records = [{"v": "x"}] * 500 + [{"v": 5}]
+    config = validate_config(
+        TransformConfig,
+        {"operations": [{"select": {"n": "length(v)"}}], "output_path": "out.ndjson", "base_path": str(tmp_path)},
+    )
+    with pytest.raises(FlowValidationError, match="failed on record 500"):
+        TransformRuntime().execute(config, records, _state(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_path_escaping_the_base_is_refused(tmp_path: Path) -> None:
+    config = validate_config(TransformConfig, {"output_path": "../evil.ndjson", "base_path": str(tmp_path)})
+    with pytest.raises(PathTraversalError):
+        TransformRuntime().execute(config, [{"a": 1}], _state(tmp_path))
+    assert not (tmp_path.parent / "evil.ndjson").exists()

@@ -1,0 +1,47 @@
+"""FlowLlmHook: an Airflow connection -> LlmSettings, API key masked and never in repr."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_flow.hooks.llm import FlowLlmHook
+from airflow_provider_flow.runtimes.ai_transform import LlmSettings
+
+
+def test_settings_from_connection_fields() -> None:
+    s = FlowLlmHook.settings_from(
+        host="https://api.example.com/v1", api_key="sk-abc", extra={"OpenAI-Organization": "org-1"}
+    )
+    assert s.base_url == "https://api.example.com/v1" and s.api_key == "sk-abc"
+    assert s.headers == {"OpenAI-Organization": "org-1"}
+    assert s.timeout.read == 120.0  # LLM default, not the HTTP one
+    http = s.http_settings()
+    assert http.all_headers()["Authorization"] == "Bearer sk-abc" and "sk-abc" in http.secret_values()
+
+
+def test_host_without_scheme_defaults_to_https_and_extra_tunes_timeouts() -> None:
+    s = FlowLlmHook.settings_from(
+        host="llm.internal", port=8000, api_key=None, extra={"timeout": 7, "max_retries": 2, "verify": False}
+    )
+    assert s.base_url == "https://llm.internal:8000" and s.api_key is None
+    assert s.timeout.read == 7 and s.retry.max_attempts == 2 and s.verify is False
+
+
+def test_get_settings_masks_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.log import _secrets_masker
+
+    conn = {"conn_type": "flow_llm", "host": "http://127.0.0.1:9/v1", "password": "sk-hook-Secret-77"}
+    monkeypatch.setenv("AIRFLOW_CONN_LLM_HOOK_TEST", json.dumps(conn))
+    s = FlowLlmHook(llm_conn_id="llm_hook_test").get_settings()
+    assert isinstance(s, LlmSettings) and s.api_key == "sk-hook-Secret-77"
+    assert "sk-hook-Secret-77" not in _secrets_masker().redact("key is sk-hook-Secret-77")
+    assert "sk-hook-Secret-77" not in repr(s)
+    assert FlowLlmHook(llm_conn_id="llm_hook_test").test_connection()[0] is True
+
+
+def test_ui_field_behaviour_and_defaults() -> None:
+    assert FlowLlmHook().llm_conn_id == "llm_default" and FlowLlmHook.conn_type == "flow_llm"
+    behaviour = FlowLlmHook.get_ui_field_behaviour()
+    assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
