@@ -306,7 +306,7 @@ def open_confined(base: str, requested: str, *, operation: str = "read") -> Bina
 
 
 def open_append(base: str, requested: str, *, create_dirs: bool = True, perms: int = 0o600) -> int:
-    """A raw descriptor opened ``O_APPEND`` on a confined regular file (created if missing); the caller closes it.
+    """A raw ``O_RDWR | O_APPEND`` descriptor on a confined regular file (created if missing); the caller closes it.
 
     For journals and caches that must keep every finished line across a kill (writes land in place, not via a
     temporary file); anything that replaces a file's content uses :func:`atomic_write` instead.
@@ -316,7 +316,7 @@ def open_append(base: str, requested: str, *, create_dirs: bool = True, perms: i
     try:
         dir_fd = _open_dir_chain(base, dirs, create=create_dirs, requested=requested, operation="append")
         try:
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
             try:
                 fd = os.open(name, flags, perms, dir_fd=dir_fd)
             except OSError as exc:
