@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,33 +64,101 @@ class _FlowFunctions(jp_functions.Functions):
         return s.replace(old, new)
 
 
-_OPTIONS = jmespath.Options(custom_functions=_FlowFunctions())
+_FUNCTIONS = _FlowFunctions()
+_OPTIONS = jmespath.Options(custom_functions=_FUNCTIONS)
 #: One interpreter for every search: jmespath's ``ParsedResult.search`` builds a new one per call, which costs
 #: more than the evaluation itself on a million records. The interpreter holds no per-search state.
 _INTERPRETER = jp_visitor.TreeInterpreter(_OPTIONS)
 
 
-def _field_path(ast: dict[str, Any]) -> tuple[str, ...] | None:
-    """``a`` or ``a.b.c`` as a tuple of keys (the commonest expressions get a plain dict walk), else None."""
-    if ast.get("type") == "field":
-        return (ast["value"],)
-    if ast.get("type") == "subexpression":
-        keys: list[str] = []
-        for child in ast["children"]:
-            sub = _field_path(child)
-            if sub is None:
+Evaluator = Callable[[Any], Any]
+
+
+def _is_false(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, (str, list, dict)) and not value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_comparable(value: Any) -> bool:
+    """What jmespath 1.1 orders with < <= > >=: numbers and strings (mixed pairs raise TypeError there too)."""
+    return _is_number(value) or isinstance(value, str)
+
+
+def _closure(node: dict[str, Any]) -> Evaluator | None:
+    """Compile the commonest node types into plain closures, with the interpreter's exact semantics.
+
+    Per record, walking jmespath's AST costs a method lookup and call per node; a closure tree does the same
+    work in a fraction of the time. Anything not listed here returns None and the whole expression falls back
+    to the interpreter (tests check both paths agree).
+    """
+    kind = node.get("type")
+    children = [_closure(child) for child in node.get("children", ()) if isinstance(child, dict)]
+    if any(child is None for child in children):
+        return None
+    subs: list[Evaluator] = [c for c in children if c is not None]
+    if kind == "field":
+        key = node["value"]
+        return lambda v: v.get(key) if isinstance(v, dict) else None
+    if kind in ("subexpression", "pipe"):
+
+        def chain(v: Any) -> Any:
+            for sub in subs:
+                v = sub(v)
+            return v
+
+        return chain
+    if kind in ("current", "identity"):
+        return lambda v: v
+    if kind == "literal":
+        literal = node["value"]
+        return lambda v: literal
+    if kind == "comparator" and len(subs) == 2:
+        compare = jp_visitor.TreeInterpreter.COMPARATOR_FUNC[node["value"]]
+        left, right = subs
+        if node["value"] in ("eq", "ne"):
+            return lambda v: compare(left(v), right(v))
+
+        def ordered(v: Any) -> Any:
+            a, b = left(v), right(v)
+            if not (_is_comparable(a) and _is_comparable(b)):
                 return None
-            keys.extend(sub)
-        return tuple(keys)
+            return compare(a, b)
+
+        return ordered
+    if kind == "and_expression" and len(subs) == 2:
+        first, second = subs
+
+        def both(v: Any) -> Any:
+            matched = first(v)
+            return matched if _is_false(matched) else second(v)
+
+        return both
+    if kind == "or_expression" and len(subs) == 2:
+        first, second = subs
+
+        def either(v: Any) -> Any:
+            matched = first(v)
+            return second(v) if _is_false(matched) else matched
+
+        return either
+    if kind == "not_expression" and len(subs) == 1:
+        (inner,) = subs
+
+        def negate(v: Any) -> Any:
+            result = inner(v)
+            if _is_number(result) and result == 0:
+                return False
+            return not result
+
+        return negate
+    if kind == "function_expression":
+        name = node["value"]
+        call = _FUNCTIONS.call_function
+        return lambda v: call(name, [sub(v) for sub in subs])
     return None
-
-
-def _walk(record: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if not isinstance(record, dict):
-            return None
-        record = record.get(key)
-    return record
 
 
 def _shorten(value: Any, limit: int = 120) -> str:
@@ -111,13 +180,13 @@ class Expression:
     source: str
     field: str
     _parsed: Any
-    _keys: tuple[str, ...] | None = None
+    _fast: Evaluator | None = None
 
     def search(self, record: Any, *, index: int | None = None) -> Any:
         """Evaluate against one record; a failure raises FlowValidationError naming the record and the reason."""
-        if self._keys is not None:
-            return _walk(record, self._keys)
         try:
+            if self._fast is not None:
+                return self._fast(record)
             return _INTERPRETER.visit(self._parsed.parsed, record)
         except _EVALUATION_ERRORS as exc:
             raise self.error(index, record, str(exc) or type(exc).__name__) from None
@@ -168,7 +237,7 @@ def compile_expression(source: Any, *, field: str = "expression") -> Expression:
         ) from None
     except JMESPathError as exc:
         raise FlowValidationError(f"invalid JMESPath expression {source!r}: {exc}", field=field, value=source) from None
-    return Expression(source=source, field=field, _parsed=parsed, _keys=_field_path(parsed.parsed))
+    return Expression(source=source, field=field, _parsed=parsed, _fast=_closure(parsed.parsed))
 
 
 #: ``${expression}`` placeholders and ``$$`` for a literal ``$``. Not ``{{ }}``: prompts pass through Airflow's own

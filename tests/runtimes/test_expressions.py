@@ -92,3 +92,67 @@ def test_text_template_placeholders() -> None:
     assert "failed on record 7" in str(info.value) and "${name || ''}" in str(info.value)
     with pytest.raises(FlowValidationError, match="invalid JMESPath expression"):
         compile_template("${a[}", field="prompt")
+
+
+EXPRESSIONS = [
+    "a",
+    "a.b.c",
+    "@",
+    "a == `1`",
+    "a != 'x'",
+    "a > `1`",
+    "a <= b",
+    "a >= `2` && b",
+    "a || b || 'none'",
+    "!a",
+    "!(a == `0`)",
+    "length(s) > `2`",
+    "upper(s)",
+    "lower(trim(s))",
+    "a && !b",
+    "`[1, 2]`",
+    "s | length(@)",
+    "a.b == `null`",
+]
+RECORDS = [
+    {},
+    {"a": 0, "b": False, "s": ""},
+    {"a": 1, "b": 2, "s": " Hey "},
+    {"a": 3, "b": "x", "s": "long string"},
+    {"a": {"b": {"c": 5}}, "b": [], "s": "q"},
+    {"a": "x", "b": "y", "s": 7},
+    {"a": True, "b": None, "s": ["l", "i"]},
+    [1, 2],
+    "text",
+    None,
+]
+
+
+@pytest.mark.parametrize("source", EXPRESSIONS)
+def test_fast_path_agrees_with_the_jmespath_interpreter(source: str) -> None:
+    """The closure compiler must give exactly what jmespath gives, errors included, on every record."""
+    import jmespath
+
+    from airflow_provider_flow.runtimes.expressions import _OPTIONS
+
+    expr = compile_expression(source)
+    assert expr._fast is not None, "expected this expression on the fast path"
+    for record in RECORDS:
+        try:
+            expected: object = jmespath.search(source, record, options=_OPTIONS)
+        except Exception as exc:
+            expected = type(exc)
+        try:
+            got: object = expr.search(record, index=0)
+        except FlowValidationError:
+            got = "error"
+        if isinstance(expected, type):
+            assert got == "error", (source, record, expected)
+        else:
+            assert got == expected and type(got) is type(expected), (source, record, got, expected)
+
+
+def test_uncommon_expressions_fall_back_to_the_interpreter() -> None:
+    expr = compile_expression("items[?price > `10`].name | sort(@)")
+    assert expr._fast is None
+    assert expr.search({"items": [{"price": 12, "name": "b"}, {"price": 30, "name": "a"}, {"price": 1}]}) == ["a", "b"]
