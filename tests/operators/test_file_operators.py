@@ -265,3 +265,17 @@ def test_source_to_sink_flow_with_connection_params_and_assets(
     assert (result.tasks["exists"].state, result.tasks["exists"].try_number) == ("failed", 1)
     assert list(iter_records(real, "out/exists.json")) == [{"keep": True}]
     assert (result.tasks["no_connection"].state, result.tasks["no_connection"].try_number) == ("failed", 1)
+
+
+def test_asset_declaration_rules() -> None:
+    from airflow.sdk import Asset
+
+    mine = Asset("x-team://orders/paid")
+    assert FileSinkOperator(task_id="a", path="../x.json", data=[]).outlets == []  # refused at run time: no asset
+    assert FileSinkOperator(task_id="b", path="x.json", data=[], outlets=[mine]).outlets == [mine]
+    assert FileSinkOperator(task_id="c", path="x.json", data=[], declare_asset=False).outlets == []
+    assert FileSinkOperator(task_id="d", path="r/./x.json", data=[], base_path="{{ var.value.base }}").outlets == []
+    assert file_asset("r/./a b.json", base_path="/data/").uri == "file:///data/r/a%20b.json"
+    assert file_asset("r/x.json", fs_conn_id="fs_lake").uri == "flowfs://fs_lake/r/x.json"
+    with pytest.raises(ValueError, match="refuse"):
+        file_asset("../x.json")
