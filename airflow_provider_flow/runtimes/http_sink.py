@@ -25,7 +25,6 @@ from typing import Any
 
 from airflow_provider_flow.errors import FlowError, FlowValidationError
 from airflow_provider_flow.models import HttpSinkConfig
-from airflow_provider_flow.redaction import redact_url
 from airflow_provider_flow.runtimes.http_source import effective_retry, effective_timeout
 from airflow_provider_flow.runtimes.httpio import HttpClient
 from airflow_provider_flow.runtimes.progress import ProgressReporter
@@ -101,7 +100,7 @@ class HttpSinkRuntime:
         records = input_records(input, state)
         settings = state.settings.http_settings(config.http_conn_id)
         url = settings.url_for(config.endpoint)
-        safe_url = redact_url(url)
+        safe_url = settings.safe_url(url)
         progress = ProgressReporter(state.log, f"http.sink {config.method} {safe_url}")
         accepted: list[_Batch] = []
         failures: list[tuple[_Batch | None, FlowError]] = []

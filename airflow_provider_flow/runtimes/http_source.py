@@ -38,7 +38,6 @@ from airflow_provider_flow.models import (
     OffsetPagination,
     PagePagination,
 )
-from airflow_provider_flow.redaction import redact_url
 from airflow_provider_flow.runtimes.httpio import (
     DEFAULT_MAX_RESPONSE_BYTES,
     HttpClient,
@@ -104,7 +103,7 @@ class HttpSourceRuntime:
         settings = state.settings.http_settings(config.http_conn_id)
         records_expr = compile_path(config.records_path, "records_path") if config.records_path else None
         self._check_pagination(config)
-        progress = ProgressReporter(state.log, f"http.source {config.method} {redact_url(config.endpoint)}")
+        progress = ProgressReporter(state.log, f"http.source {config.method} {settings.safe_url(config.endpoint)}")
         with HttpClient(
             settings,
             state=state,
@@ -211,6 +210,12 @@ class HttpSourceRuntime:
             params[pagination.offset_param] = pagination.start_offset
             params[pagination.limit_param] = pagination.limit
 
+        state.log.info(
+            "http.source: %s %s (pagination: %s)",
+            config.method,
+            client.settings.safe_url(first_url),
+            pagination.type if pagination else "none",
+        )
         pages = 0
         while True:
             state.check_deadline("http.source pagination")
@@ -247,9 +252,9 @@ class HttpSourceRuntime:
                 return
             if _origin(nxt_url) != origin:
                 raise InvalidResponseError(
-                    f"the next-page URL {redact_url(nxt_url)!r} points to another origin than "
-                    f"{redact_url(first_url)!r}; refusing to send the connection's credentials there",
-                    details={"next_url": redact_url(nxt_url)},
+                    f"the next-page URL {client.settings.safe_url(nxt_url)!r} points to another origin than "
+                    f"{client.settings.safe_url(first_url)!r}; refusing to send the connection's credentials there",
+                    details={"next_url": client.settings.safe_url(nxt_url)},
                 )
             url, params = nxt_url, nxt_params
 
@@ -280,7 +285,7 @@ class HttpSourceRuntime:
         response = client.request(config.method, url, **request)
         progress.update(bytes=len(response.content))
         body = response.json()
-        records = self._extract(body, records_expr, config, url)
+        records = self._extract(body, records_expr, config, client.settings.safe_url(url))
         take(records)
         pagination = config.pagination
         next_url: str | None = None
@@ -320,8 +325,9 @@ class HttpSourceRuntime:
                     try:
                         record = json.loads(line)
                     except ValueError as exc:
+                        where = client.settings.safe_url(url)
                         raise InvalidResponseError(
-                            f"line {number} of the NDJSON response from {redact_url(url)} is not JSON ({exc})",
+                            f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
                             details={"line": number},
                         ) from None
                     count += 1
@@ -334,14 +340,14 @@ class HttpSourceRuntime:
         return count, next_url, None
 
     @staticmethod
-    def _extract(body: Any, records_expr: Any, config: HttpSourceConfig, url: str) -> list[Any]:
+    def _extract(body: Any, records_expr: Any, config: HttpSourceConfig, safe_url: str) -> list[Any]:
         if records_expr is None:
             return body if isinstance(body, list) else [body]
         found = records_expr.search(body)
         if found is None:
             keys = sorted(body) if isinstance(body, dict) else type(body).__name__
             raise InvalidResponseError(
-                f"records_path {config.records_path!r} found nothing in the response from {redact_url(url)} "
+                f"records_path {config.records_path!r} found nothing in the response from {safe_url} "
                 f"(top-level keys: {keys}); fix records_path",
                 details={"records_path": config.records_path},
             )

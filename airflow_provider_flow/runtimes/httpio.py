@@ -151,6 +151,11 @@ class HttpSettings:
             values.extend(v for k, v in parts.params.multi_items() if is_secret_name(k) and v)
         return [v for v in dict.fromkeys(values) if v]
 
+    def safe_url(self, url: str) -> str:
+        """``url`` fit for logs and messages: credentials and secret query values removed, and every known secret
+        value of this connection scrubbed (a secret in an innocent-looking parameter included)."""
+        return redact_text(redact_url(url), self.secret_values())
+
     def url_for(self, endpoint: str) -> str:
         """``base_url`` joined with ``endpoint``; an absolute ``endpoint`` (next-page links) is used as is."""
         if "://" in endpoint:
@@ -418,9 +423,12 @@ class HttpClient:
             self.state.check_deadline(f"{method.upper()} {redact_url(url)}")
         with self._lock:
             self.attempts += 1
-        with self._mapped_errors(method, url), self._client.stream(
-            method.upper(), url, params=params, headers=headers, json=json, content=content, data=data
-        ) as response:
+        with (
+            self._mapped_errors(method, url),
+            self._client.stream(
+                method.upper(), url, params=params, headers=headers, json=json, content=content, data=data
+            ) as response,
+        ):
             if not response.is_success:
                 raise self._http_error(response)
             yield response
