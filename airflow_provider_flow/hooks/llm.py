@@ -21,7 +21,9 @@ from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.http import FlowHttpHook
 from airflow_provider_flow.runtimes.ai_transform import LlmSettings
 
@@ -54,7 +56,21 @@ class FlowLlmHook(BaseHook):
 
     def get_settings(self) -> LlmSettings:
         """Read the connection, mask the key, and build the settings."""
-        conn = self.get_connection(self.llm_conn_id)
+        try:
+            conn = self.get_connection(self.llm_conn_id)
+        except AirflowNotFoundException:
+            raise FlowValidationError(
+                f"connection {self.llm_conn_id!r} is not defined; create it with type 'flow_llm' (Base URL such as "
+                f"https://api.openai.com/v1, API key as password) or set AIRFLOW_CONN_{self.llm_conn_id.upper()}",
+                field="llm_conn_id",
+                value=self.llm_conn_id,
+            ) from None
+        if not conn.host:
+            raise FlowValidationError(
+                f"connection {self.llm_conn_id!r} has no Base URL (host); set it to the endpoint's /v1 URL",
+                field="llm_conn_id",
+                value=self.llm_conn_id,
+            )
         if conn.password:
             from airflow.sdk.log import mask_secret
 

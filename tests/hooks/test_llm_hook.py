@@ -45,3 +45,13 @@ def test_ui_field_behaviour_and_defaults() -> None:
     assert FlowLlmHook().llm_conn_id == "llm_default" and FlowLlmHook.conn_type == "flow_llm"
     behaviour = FlowLlmHook.get_ui_field_behaviour()
     assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
+
+
+def test_missing_connection_or_host_is_a_validation_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_flow.errors import FlowValidationError
+
+    with pytest.raises(FlowValidationError, match="'llm_nowhere' is not defined; create it with type 'flow_llm'"):
+        FlowLlmHook(llm_conn_id="llm_nowhere").get_settings()
+    monkeypatch.setenv("AIRFLOW_CONN_LLM_NO_HOST", json.dumps({"conn_type": "flow_llm", "password": "sk-x"}))
+    with pytest.raises(FlowValidationError, match="has no Base URL"):
+        FlowLlmHook(llm_conn_id="llm_no_host").get_settings()
