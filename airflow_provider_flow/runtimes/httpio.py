@@ -190,7 +190,32 @@ def build_client(settings: HttpSettings, *, max_connections: int | None = None) 
         verify=settings.verify,
         follow_redirects=settings.follow_redirects,
         limits=limits,
+        event_hooks={"response": [_refuse_credential_redirects(settings)]},
     )
+
+
+def _refuse_credential_redirects(settings: HttpSettings) -> Callable[[httpx.Response], None]:
+    """httpx drops ``Authorization`` on a redirect to another origin but keeps custom headers such as
+    ``X-API-Key``; following such a redirect would hand the key to a foreign host, so it is refused instead."""
+    secret_headers = [
+        k for k, v in settings.headers.items() if is_secret_name(k) and v and k.lower() != "authorization"
+    ]
+
+    def check(response: httpx.Response) -> None:
+        if not (secret_headers and response.is_redirect and settings.follow_redirects):
+            return
+        target = response.request.url.join(response.headers.get("location", ""))
+        source = response.request.url
+        if (target.scheme, target.host, target.port) != (source.scheme, source.host, source.port):
+            raise FlowError(
+                f"{response.request.method} {settings.safe_url(str(source))} redirects to another origin "
+                f"({settings.safe_url(str(target))}); refusing to send the connection's credential headers "
+                f"({', '.join(secret_headers)}) there. Call the final URL directly or set follow_redirects=false",
+                details={"status_code": response.status_code},
+                retryable=False,
+            )
+
+    return check
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

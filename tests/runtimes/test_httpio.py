@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from airflow_provider_flow.errors import FlowConnectionError, FlowTimeoutError, HttpError
+from airflow_provider_flow.errors import FlowConnectionError, FlowError, FlowTimeoutError, HttpError
 from airflow_provider_flow.runtimes.httpio import (
     HttpClient,
     HttpSettings,
@@ -186,3 +186,17 @@ def test_settings_list_secrets_and_never_print_them() -> None:
     assert not any(s in repr(settings) for s in settings.secret_values())
     assert HttpSettings(base_url="http://h/v1/").url_for("/items") == "http://h/v1/items"
     assert HttpSettings(base_url="http://h").url_for("http://other/x") == "http://other/x"
+
+
+def test_redirect_to_another_origin_never_carries_credential_headers(http_server) -> None:
+    port = http_server.url.rsplit(":", 1)[1]
+    http_server.add_route("/away", lambda req: (302, {"Location": f"http://localhost:{port}/echo"}, b""))
+    http_server.add_route("/home", lambda req: (302, {"Location": "/echo"}, b""))
+    with client(http_server, headers={"X-API-Key": "k3y-value"}) as c:
+        assert c.request("GET", "/home").json()["headers"]["x-api-key"] == "k3y-value"  # same origin: followed
+        with pytest.raises(FlowError, match="redirects to another origin") as info:
+            c.request("GET", "/away")
+    assert not info.value.is_retryable and "k3y-value" not in str(info.value)
+    assert http_server.hits("/echo") == 1  # localhost (another origin, same server) was never called
+    with client(http_server) as c:  # no credential header: following is harmless
+        assert c.request("GET", "/away").json()["path"] == "/echo"
