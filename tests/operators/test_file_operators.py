@@ -165,6 +165,8 @@ def test_hostile_paths_fail_first_try_and_write_nothing_outside(
             retry_delay=timedelta(seconds=1),
         )
 
+    stray = Path("/tmp/escape.json")  # where 'dotdot_deep' would land; outside the snapshot root
+    assert not stray.exists()
     hostile_tasks = [t for t in dag.task_ids if t != "swap_source"]
     assert len(hostile_tasks) >= 25
     outside_before = snapshot(root, skip=base)
@@ -187,6 +189,7 @@ def test_hostile_paths_fail_first_try_and_write_nothing_outside(
     assert "Refused path 'swap/out.ndjson'" in log  # the swap itself was caught, not some other error
 
     # Nothing was written outside the base: the tree around it is identical, byte for byte and mtime for mtime.
+    assert not stray.exists()
     assert snapshot(root, skip=base) == outside_before
     # Inside the base only the swap changed; the sink's temp file was removed from the moved folder.
     base_after = snapshot(base)
