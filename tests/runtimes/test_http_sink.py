@@ -129,3 +129,13 @@ def test_empty_input_sends_nothing(http_server) -> None:
 def test_unserializable_record_is_a_validation_error_naming_the_records(http_server) -> None:
     with pytest.raises(FlowValidationError, match="between 0 and 1"):
         run(make_state(http_server), [{"id": 1}, {"bad": float("nan")}], endpoint="/sink/n")
+
+
+def test_partial_delivery_error_pickles_with_its_report(http_server) -> None:
+    import pickle
+
+    http_server.fail_sink("k", ids={3}, status=429)
+    with pytest.raises(PartialDeliveryError) as info:
+        run(make_state(http_server), records(4), endpoint="/sink/k", batch_size=2, max_concurrency=1)
+    clone = pickle.loads(pickle.dumps(info.value))
+    assert clone.is_retryable and clone.details["accepted_batches"] == [0] and clone.code == "partial_delivery"
