@@ -223,28 +223,23 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    requests: int = 0
+    completions: int = 0
+    """Successful replies (in-task HTTP retries of failed requests are not billed and not counted)."""
 
     def add(self, usage: Mapping[str, Any] | None) -> None:
-        self.requests += 1
+        self.completions += 1
         if not usage:
             return
         self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         self.completion_tokens += int(usage.get("completion_tokens") or 0)
         self.total_tokens += int(usage.get("total_tokens") or 0)
 
-    def merge(self, other: Usage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.total_tokens += other.total_tokens
-        self.requests += other.requests
-
     def as_dict(self) -> dict[str, int]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
-            "requests": self.requests,
+            "completions": self.completions,
         }
 
 
@@ -270,8 +265,9 @@ def _excerpt(text: str | None) -> str | None:
 class _Caller:
     """Everything needed to turn one record into an :class:`Outcome`; shared by the worker threads."""
 
-    def __init__(self, config: AiTransformConfig, client: HttpClient, state: ExecutionState) -> None:
+    def __init__(self, config: AiTransformConfig, client: HttpClient, state: ExecutionState, stats: _Stats) -> None:
         self.config = config
+        self.stats = stats
         self.client = client
         self.state = state
         self.template = compile_template(config.prompt, field="prompt")
@@ -332,6 +328,7 @@ class _Caller:
             reply = self.client.post_json("chat/completions", self.payload(conversation))
             content, reply_usage = self._content(reply, index)
             usage.add(reply_usage)
+            self.stats.add_usage(reply_usage)
             value, error = self.validate(content)
             if error is None:
                 return Outcome("ok", output=value, usage=usage, repaired=attempt > 0)
@@ -383,6 +380,17 @@ class _Stats:
     kept_invalid: int = 0
     usage: Usage = field(default_factory=Usage)
     saved_tokens: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_usage(self, usage: Mapping[str, Any] | None) -> None:
+        """Count one reply as it arrives (from worker threads), so a failed run still logs what it spent."""
+        with self._lock:
+            self.usage.add(usage)
+
+    def add_cached(self, tokens: int) -> None:
+        with self._lock:
+            self.cached += 1
+            self.saved_tokens += tokens
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -428,7 +436,7 @@ class AiTransformRuntime:
         progress = ProgressReporter(state.log, "ai.transform")
         try:
             with HttpClient(settings.http_settings(), state=state, max_connections=config.max_concurrency) as client:
-                caller = _Caller(config, client, state)
+                caller = _Caller(config, client, state, stats)
                 records = self._run(caller, cache, formats.input_records(input, state), stats, progress)
                 if config.output_path is None:
                     result: list[Any] | FileReference = list(records)
@@ -477,6 +485,7 @@ class AiTransformRuntime:
         if cache is not None:
             hit = cache.get(key)
             if hit is not None and (hit["status"] == "ok" or caller.config.on_invalid != "fail"):
+                caller.stats.add_cached(int(hit.get("total_tokens") or 0))
                 return Outcome(
                     hit["status"],
                     output=hit.get("output"),
@@ -506,11 +515,6 @@ class AiTransformRuntime:
         index, record, future = item
         outcome = future.result()  # a FlowError from the call (HTTP, deadline, template) propagates as is
         config = caller.config
-        if outcome.cached:
-            stats.cached += 1
-            stats.saved_tokens += outcome.usage.total_tokens
-        else:
-            stats.usage.merge(outcome.usage)
         progress.update(records=1)
         if outcome.status == "ok":
             stats.repaired += int(outcome.repaired)

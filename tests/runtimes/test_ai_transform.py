@@ -58,7 +58,7 @@ def test_records_are_enriched_with_validated_output(llm_server: FakeLlmServer, c
     assert len(llm_server.requests) == 6
     summary = next(r.getMessage() for r in caplog.records if "ai.transform summary" in r.getMessage())
     stats = json.loads(summary.split("summary: ", 1)[1])
-    assert stats["usage"]["requests"] == 6 and stats["usage"]["total_tokens"] > 0
+    assert stats["usage"]["completions"] == 6 and stats["usage"]["total_tokens"] > 0
     assert stats["usage"]["total_tokens"] == stats["usage"]["prompt_tokens"] + stats["usage"]["completion_tokens"]
     assert llm_server.api_key not in caplog.text
 
@@ -123,11 +123,18 @@ def test_rate_limit_and_server_errors_use_the_shared_retry_policy(llm_server: Fa
     assert llm_server.requests_for("1") == 2 and llm_server.requests_for("4") == 3
 
 
-def test_persistent_5xx_is_a_retryable_http_error(llm_server: FakeLlmServer) -> None:
+def test_persistent_5xx_is_a_retryable_http_error_and_spent_tokens_are_logged(
+    llm_server: FakeLlmServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="test.ai_transform")
     llm_server.inject("2", "500", times=None)
     with pytest.raises(HttpError) as info:
         _run(llm_server, max_concurrency=1)
     assert info.value.status_code == 500 and info.value.is_retryable
+    summary = next(r.getMessage() for r in caplog.records if "ai.transform summary" in r.getMessage())
+    stats = json.loads(summary.split("summary: ", 1)[1])
+    answered = [r for r in llm_server.requests if r.record_id != "2"]  # in-flight records count too
+    assert stats["usage"]["completions"] == len(answered) >= 2 and stats["records_out"] == 2
 
 
 def test_retry_after_failure_sends_no_request_for_finished_records(llm_server: FakeLlmServer, tmp_path) -> None:
