@@ -410,10 +410,15 @@ class TransformConfig(ConfigModel):
     output_format: Literal["ndjson", "json", "csv", "text"] | None = Field(
         default=None, description="Format of output_path; default from its extension (.ndjson/.jsonl, .json, .csv)."
     )
-    max_records_in_memory: int = Field(
-        default=1_000_000,
+    sort_buffer_records: int = Field(
+        default=100_000,
         ge=1,
-        description="Bound for sort_by (records held) and unique_by (distinct keys held); exceeding it fails.",
+        description="sort_by holds at most this many records in memory and spills sorted runs to temp files beyond.",
+    )
+    max_unique_keys: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="unique_by keeps a 16-byte digest per distinct key; more distinct keys than this fails clearly.",
     )
 
     @field_validator("operations", mode="before")

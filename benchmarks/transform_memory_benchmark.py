@@ -5,6 +5,7 @@ one renamed, one dropped) and write NDJSON:
 
 * ``streamed``: ``TransformRuntime`` with a FileReference input and ``output_path`` (records flow one at a time
   through the operations into the atomic RecordWriter);
+* ``sorted``: ``streamed`` plus a ``sort_by`` (memory bounded by ``sort_buffer_records``, runs spilled to disk);
 * ``naive``: what a user writes in a ``@task``/PythonOperator: load every record into a list, list
   comprehension, dump the result.
 
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SORT_BUFFER = 50_000
 OPERATIONS = [
     {"filter": "score >= `50`"},
     {"map": {"name_upper": "upper(name)", "n_tags": "length(tags)"}},
@@ -60,7 +62,7 @@ def generate(path: Path, n: int) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
-def run_streamed(base: str, n: int) -> dict[str, float]:
+def run_streamed(base: str, n: int, *, sort: bool = False) -> dict[str, float]:
     from airflow_provider_flow.models import FileReference, TransformConfig, validate_config
     from airflow_provider_flow.runtimes.state import ExecutionState, StaticSettingsProvider
     from airflow_provider_flow.runtimes.transform import TransformRuntime
@@ -76,9 +78,11 @@ def run_streamed(base: str, n: int) -> dict[str, float]:
     ref = FileReference(
         path="in.ndjson", base_path=base, format="ndjson", records=n, bytes=size, sha256=sha.hexdigest()
     )
-    config = validate_config(
-        TransformConfig, {"operations": OPERATIONS, "output_path": "out.ndjson", "base_path": base}
-    )
+    values: dict[str, object] = {"operations": OPERATIONS, "output_path": "out.ndjson", "base_path": base}
+    if sort:
+        values["operations"] = [*OPERATIONS, {"sort_by": {"key": "score", "reverse": True}}]
+        values["sort_buffer_records"] = SORT_BUFFER
+    config = validate_config(TransformConfig, values)
     state = ExecutionState(settings=StaticSettingsProvider())
     started = time.perf_counter()
     out = TransformRuntime().execute(config, ref, state)
@@ -109,7 +113,7 @@ def run_naive(base: str, n: int) -> dict[str, float]:
 
 
 def child(variant: str, base: str, n: int) -> None:
-    result = run_streamed(base, n) if variant == "streamed" else run_naive(base, n)
+    result = run_naive(base, n) if variant == "naive" else run_streamed(base, n, sort=variant == "sorted")
     print(json.dumps(result))
 
 
@@ -121,14 +125,17 @@ def main() -> None:
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]))
         return
-    print(f"{'records':>9} {'file MiB':>9} | {'streamed MiB':>12} {'s':>6} | {'naive MiB':>10} {'s':>6} | out")
+    print(
+        f"{'records':>9} {'file MiB':>9} | {'streamed MiB':>12} {'s':>6} | {'naive MiB':>10} {'s':>6} | "
+        f"{'+sort_by MiB':>12} {'s':>6} | out"
+    )
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="apf-bench-") as tmp:
             base = os.path.realpath(tmp)
             generate(Path(base, "in.ndjson"), n)
             file_mib = os.path.getsize(os.path.join(base, "in.ndjson")) / 2**20
             results = {}
-            for variant in ("streamed", "naive"):
+            for variant in ("streamed", "naive", "sorted"):
                 proc = subprocess.run(
                     [sys.executable, __file__, "--child", variant, base, str(n)],
                     capture_output=True,
@@ -138,13 +145,15 @@ def main() -> None:
                     env={**os.environ, "PYTHONPATH": str(ROOT)},
                 )
                 results[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
-            s, v = results["streamed"], results["naive"]
-            assert s["records_out"] == v["records_out"], (s, v)
+            s, v, o = results["streamed"], results["naive"], results["sorted"]
+            assert s["records_out"] == v["records_out"] == o["records_out"], (s, v, o)
             print(
                 f"{n:>9} {file_mib:>9.1f} | {s['peak'] - s['after_imports']:>12.1f} {s['seconds']:>6.1f} | "
-                f"{v['peak'] - v['after_imports']:>10.1f} {v['seconds']:>6.1f} | {s['records_out']}"
+                f"{v['peak'] - v['after_imports']:>10.1f} {v['seconds']:>6.1f} | "
+                f"{o['peak'] - o['after_imports']:>12.1f} {o['seconds']:>6.1f} | {s['records_out']}"
             )
     print("MiB = peak RSS minus RSS after imports (the memory the transform itself needed).")
+    print(f"+sort_by = the same operations plus sort_by with sort_buffer_records={SORT_BUFFER} (spills sorted runs).")
 
 
 if __name__ == "__main__":

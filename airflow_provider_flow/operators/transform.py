@@ -20,7 +20,8 @@ class TransformOperator(FlowNodeOperator):
     :param output_path: stream the result to this file (relative to the base) and return a file reference
         instead of the records; needs ``fs_conn_id`` or ``base_path``.
     :param output_format: ``ndjson``, ``json``, ``csv`` or ``text``; default from the extension of ``output_path``.
-    :param max_records_in_memory: bound for ``sort_by``/``unique_by``, the only operations that hold state.
+    :param sort_buffer_records: records ``sort_by`` holds in memory before spilling sorted runs to temp files.
+    :param max_unique_keys: distinct keys ``unique_by`` may remember (16-byte digests) before failing.
     """
 
     ui_color = "#f0f7e6"
@@ -35,7 +36,8 @@ class TransformOperator(FlowNodeOperator):
         fs_conn_id: str | None = None,
         base_path: str | None = None,
         output_format: str | None = None,
-        max_records_in_memory: int | None = None,
+        sort_buffer_records: int | None = None,
+        max_unique_keys: int | None = None,
         **kwargs: Any,
     ) -> None:
         ops = list(operations or [])
@@ -47,7 +49,8 @@ class TransformOperator(FlowNodeOperator):
             "fs_conn_id": fs_conn_id,
             "base_path": base_path,
             "output_format": output_format,
-            "max_records_in_memory": max_records_in_memory,
+            "sort_buffer_records": sort_buffer_records,
+            "max_unique_keys": max_unique_keys,
         }
         super().__init__(
             runtime="transform",

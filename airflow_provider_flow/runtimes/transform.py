@@ -5,11 +5,14 @@ by record through :func:`airflow_provider_flow.runtimes.formats.input_records`. 
 stage, so a million-record file flows through one record at a time and, with ``output_path``, is written through
 the file layer's ``RecordWriter`` (atomic: a failed run leaves no partial file) and returned as a reference.
 
-Memory: every operation is O(1) per record except two, which are bounded by ``max_records_in_memory``:
+Memory: every operation is O(1) per record except two:
 
-* ``sort_by`` must see every record before yielding the first one; it holds them in memory (no disk spill) and
-  fails with a clear error beyond the bound, so a worker is never OOM-killed silently;
-* ``unique_by`` keeps a 16-byte digest per distinct key (about 100 bytes each with set overhead), not the records.
+* ``sort_by`` must see every record before yielding the first one. It holds at most ``sort_buffer_records``
+  records; beyond that it sorts the buffer and spills it as a run to an anonymous temporary file (pickled:
+  the process reads back only what it wrote itself, deleted on close), then streams a k-way ``heapq.merge`` of
+  the runs. Memory stays at one buffer plus one record per run, whatever the input size; the sort is stable.
+* ``unique_by`` keeps a 16-byte digest per distinct key (about 100 bytes each with set overhead), not the
+  records, and fails with a clear error past ``max_unique_keys`` instead of letting the worker be OOM-killed.
 
 ``limit`` stops reading the input as soon as it is reached. Errors name the operation (``operations[2].filter``),
 the input record index (0-based position in the input, stable across sorts), the expression and the reason.
@@ -18,11 +21,14 @@ the input record index (0-based position in the input, stable across sorts), the
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
+import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import IO, Any
 
-from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.errors import FileError, FlowValidationError
 from airflow_provider_flow.models import FileReference, SortSpec, TransformConfig, TransformOperation
 from airflow_provider_flow.runtimes.expressions import Expression, compile_expression, is_truthy
 from airflow_provider_flow.runtimes.progress import ProgressReporter
@@ -133,37 +139,98 @@ def _key_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _sort_stage(spec: SortSpec, field: str, bound: int) -> Stage:
+class _SortRuns:
+    """Sorted runs spilled to anonymous temporary files, merged lazily. Items are (key, index, record)."""
+
+    def __init__(self) -> None:
+        self.files: list[IO[bytes]] = []
+
+    def spill(self, items: list[tuple[Any, int, Any]]) -> None:
+        handle = tempfile.TemporaryFile(prefix="flow-sort-")  # noqa: SIM115 - lives until close(); unnamed, removed then
+        try:
+            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for item in items:
+                pickler.dump(item)
+                pickler.clear_memo()
+            handle.seek(0)
+        except OSError as exc:
+            handle.close()
+            raise FileError(
+                f"sort_by could not spill to the temporary folder: {exc}; free space in TMPDIR or raise "
+                "sort_buffer_records",
+                path=tempfile.gettempdir(),
+                operation="write",
+                retryable=True,
+            ) from exc
+        self.files.append(handle)
+
+    @staticmethod
+    def _read(handle: IO[bytes]) -> Iterator[tuple[Any, int, Any]]:
+        unpickler = pickle.Unpickler(handle)
+        while True:
+            try:
+                yield unpickler.load()
+            except EOFError:
+                return
+
+    def merged(self, reverse: bool) -> Iterator[tuple[Any, int, Any]]:
+        return heapq.merge(*(self._read(f) for f in self.files), key=lambda item: item[0], reverse=reverse)
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+        self.files.clear()
+
+
+def _sort_stage(spec: SortSpec, field: str, buffer_size: int) -> Stage:
     expr = compile_expression(spec.key, field=field)
 
     def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
-        keyed: list[tuple[Any, int, Any]] = []
-        missing: list[Indexed] = []
+        buffer: list[tuple[Any, int, Any]] = []
+        missing = _SortRuns()  # records without a key go last, in input order (spilled like the rest)
+        missing_buffer: list[tuple[Any, int, Any]] = []
+        runs = _SortRuns()
         kind: str | None = None
-        for index, record in items:
-            if len(keyed) + len(missing) >= bound:
-                raise FlowValidationError(
-                    f"sort_by holds records in memory and the input exceeds max_records_in_memory={bound}; "
-                    "raise the bound (and the worker's memory), filter/limit before sorting, or sort upstream",
-                    field=field,
-                    value=bound,
-                )
-            key = expr.search(record, index=index)
-            if key is None:
-                missing.append((index, record))  # records without a key go last, in input order
-                continue
-            this = _key_kind(key)
-            if this not in ("number", "string"):
-                raise expr.error(index, record, f"sort key is a {this}; sort keys must be numbers or strings")
-            if kind is None:
-                kind = this
-            elif this != kind:
-                raise expr.error(index, record, f"sort key is a {this} but earlier keys are {kind}s")
-            keyed.append((key, index, record))
-        keyed.sort(key=lambda item: item[0], reverse=spec.reverse)
-        for _key, index, record in keyed:
-            yield index, record
-        yield from missing
+        try:
+            for index, record in items:
+                key = expr.search(record, index=index)
+                if key is None:
+                    missing_buffer.append((0, index, record))
+                    if len(missing_buffer) >= buffer_size:
+                        missing.spill(missing_buffer)
+                        missing_buffer = []
+                    continue
+                this = _key_kind(key)
+                if this not in ("number", "string"):
+                    raise expr.error(index, record, f"sort key is a {this}; sort keys must be numbers or strings")
+                if kind is None:
+                    kind = this
+                elif this != kind:
+                    raise expr.error(index, record, f"sort key is a {this} but earlier keys are {kind}s")
+                buffer.append((key, index, record))
+                if len(buffer) >= buffer_size:
+                    buffer.sort(key=lambda item: item[0], reverse=spec.reverse)
+                    runs.spill(buffer)
+                    buffer = []
+            buffer.sort(key=lambda item: item[0], reverse=spec.reverse)
+            if runs.files:
+                runs.spill(buffer)
+                buffer = []
+                sorted_items: Iterable[tuple[Any, int, Any]] = runs.merged(spec.reverse)
+            else:
+                sorted_items = buffer
+            for _key, index, record in sorted_items:
+                yield index, record
+            if missing.files:
+                missing.spill(missing_buffer)
+                missing_buffer = []
+                for _zero, index, record in missing.merged(False):
+                    yield index, record
+            for _zero, index, record in missing_buffer:
+                yield index, record
+        finally:
+            runs.close()
+            missing.close()
 
     return stage
 
@@ -179,8 +246,8 @@ def _unique_stage(expr: Expression, field: str, bound: int) -> Stage:
                 continue
             if len(seen) >= bound:
                 raise FlowValidationError(
-                    f"unique_by keeps one key per distinct value and found more than max_records_in_memory={bound}; "
-                    "raise the bound or deduplicate upstream",
+                    f"unique_by keeps one key per distinct value and found more than max_unique_keys={bound}; "
+                    "raise max_unique_keys (about 100 bytes of memory per key) or deduplicate upstream",
                     field=field,
                     value=bound,
                 )
@@ -194,11 +261,11 @@ def build_stages(config: TransformConfig) -> list[Stage]:
     """Compile every expression once, up front: a bad expression fails before any record is read."""
     stages: list[Stage] = []
     for position, op in enumerate(config.operations):
-        stages.append(_build_stage(op, f"operations[{position}]", config.max_records_in_memory))
+        stages.append(_build_stage(op, f"operations[{position}]", config))
     return stages
 
 
-def _build_stage(op: TransformOperation, prefix: str, bound: int) -> Stage:
+def _build_stage(op: TransformOperation, prefix: str, config: TransformConfig) -> Stage:
     kind = op.kind
     field = f"{prefix}.{kind}"
     if op.filter is not None:
@@ -216,9 +283,10 @@ def _build_stage(op: TransformOperation, prefix: str, bound: int) -> Stage:
         return _limit_stage(op.limit)
     if op.sort_by is not None:
         spec = op.sort_by if isinstance(op.sort_by, SortSpec) else SortSpec(key=op.sort_by)
-        return _sort_stage(spec, f"{field}.key" if isinstance(op.sort_by, SortSpec) else field, bound)
+        where = f"{field}.key" if isinstance(op.sort_by, SortSpec) else field
+        return _sort_stage(spec, where, config.sort_buffer_records)
     if op.unique_by is not None:
-        return _unique_stage(compile_expression(op.unique_by, field=field), field, bound)
+        return _unique_stage(compile_expression(op.unique_by, field=field), field, config.max_unique_keys)
     if op.apply is not None:
         return _apply_stage(field, op.apply)
     raise AssertionError(f"unhandled operation {kind}")  # pragma: no cover - the model admits only the kinds above

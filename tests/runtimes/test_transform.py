@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -77,16 +78,26 @@ def test_unique_by_keeps_first_of_each_key() -> None:
     assert len(out) == 2
 
 
-def test_memory_bound_for_sort_and_unique_is_a_clear_error() -> None:
+@pytest.mark.parametrize("reverse", [False, True])
+def test_sort_spills_runs_to_disk_and_matches_the_in_memory_sort(reverse: bool) -> None:
+    rng = random.Random(7)
+    records = [{"k": rng.randint(0, 20), "i": i} if i % 9 else {"i": i} for i in range(503)]
+    op = {"sort_by": {"key": "k", "reverse": reverse}}
+    in_memory = validate_config(TransformConfig, {"operations": [op]})
+    spilling = validate_config(TransformConfig, {"operations": [op], "sort_buffer_records": 10})
+    expected = list(run_pipeline(records, build_stages(in_memory)))
+    assert list(run_pipeline(records, build_stages(spilling))) == expected
+    keyed = [r for r in expected if "k" in r]
+    assert keyed == sorted(keyed, key=lambda r: r["k"], reverse=reverse)  # sorted, and stable (ties by input)
+    assert [r["i"] for r in expected[len(keyed) :]] == [i for i in range(503) if i % 9 == 0]  # missing keys last
+
+
+def test_unique_by_bound_is_a_clear_error_and_duplicates_do_not_count() -> None:
     records = [{"i": i} for i in range(10)]
-    config = validate_config(TransformConfig, {"operations": [{"sort_by": "i"}], "max_records_in_memory": 5})
-    with pytest.raises(FlowValidationError, match="max_records_in_memory=5"):
+    config = validate_config(TransformConfig, {"operations": [{"unique_by": "i"}], "max_unique_keys": 5})
+    with pytest.raises(FlowValidationError, match="max_unique_keys=5"):
         list(run_pipeline(records, build_stages(config)))
-    config = validate_config(TransformConfig, {"operations": [{"unique_by": "i"}], "max_records_in_memory": 5})
-    with pytest.raises(FlowValidationError, match="max_records_in_memory=5"):
-        list(run_pipeline(records, build_stages(config)))
-    # Duplicates do not count against the bound.
-    config = validate_config(TransformConfig, {"operations": [{"unique_by": "`1`"}], "max_records_in_memory": 1})
+    config = validate_config(TransformConfig, {"operations": [{"unique_by": "`1`"}], "max_unique_keys": 1})
     assert len(list(run_pipeline(records, build_stages(config)))) == 1
 
 
