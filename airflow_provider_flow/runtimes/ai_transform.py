@@ -171,24 +171,14 @@ class ResultCache:
     def _open(self) -> int:
         from airflow_provider_flow.runtimes import fileio
 
-        *dirs, name = os.path.relpath(self.resolved, self.base).split(os.sep)
+        fd = fileio.open_append(self.base, self.path)  # confined, symlink-free, regular files only
         try:
-            # Same symlink-free descent as the file layer's own writes (each folder opened with O_NOFOLLOW).
-            dir_fd = fileio._open_dir_chain(self.base, dirs, create=True, requested=self.path, operation="write")
-            try:
-                fd = os.open(
-                    name,
-                    os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                    0o600,
-                    dir_fd=dir_fd,
-                )
-            finally:
-                os.close(dir_fd)
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 os.write(fd, b"\n")  # the previous try was killed mid-line: start the next line clean
         except OSError as exc:
-            raise fileio.file_error(exc, path=self.path, operation="write", base=self.base) from exc
+            os.close(fd)
+            raise fileio.file_error(exc, path=self.path, operation="append", base=self.base) from exc
         return fd
 
     def get(self, key: str) -> dict[str, Any] | None:
