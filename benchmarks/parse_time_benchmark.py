@@ -1,0 +1,142 @@
+"""How much this package costs the DAG processor: example-folder parse time and operator import cost.
+
+Printed side by side with what a user would otherwise import (the HTTP provider's ``HttpOperator`` and the
+standard ``PythonOperator``). Every figure is measured in a fresh interpreter (imports are cached per process),
+repeated, and reported as the median (min-max), because the DAG processor pays the cold cost for every new
+parsing process.
+
+* import cost: wall time of ``import airflow.sdk`` alone, then the *extra* time of importing the operator
+  modules on top of it in the same fresh process;
+* parse time: ``DagBag(dags_examples)`` in a fresh process after ``import airflow.sdk`` (first parse: loads the
+  package, the runtimes' entry points and every example file) and the median of 5 re-parses in that process
+  (what a long-lived DAG processor pays per cycle), plus per-file times from the same DagBag.
+
+Run: ``.venv/bin/python benchmarks/parse_time_benchmark.py [--repeat 5]``. No assertions: numbers depend on the
+machine; compare the columns, not absolute values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "dags_examples"
+
+IMPORT_SETS = {
+    "airflow_provider_flow operators (all)": [
+        "airflow_provider_flow.operators.base",
+        "airflow_provider_flow.operators.http",
+        "airflow_provider_flow.operators.file",
+        "airflow_provider_flow.operators.transform",
+        "airflow_provider_flow.operators.ai",
+    ],
+    "airflow_provider_flow flow loader": ["airflow_provider_flow.flows.dag_builder"],
+    "alternative: HttpOperator (providers-http)": ["airflow.providers.http.operators.http"],
+    "alternative: HttpOperator + PythonOperator": [
+        "airflow.providers.http.operators.http",
+        "airflow.providers.standard.operators.python",
+    ],
+}
+
+_IMPORT_PROBE = """
+import importlib, json, sys, time
+t0 = time.perf_counter()
+import airflow.sdk
+t1 = time.perf_counter()
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+t2 = time.perf_counter()
+print(json.dumps({"sdk": t1 - t0, "extra": t2 - t1}))
+"""
+
+_PARSE_PROBE = """
+import json, statistics, sys, time
+import airflow.sdk
+from airflow.dag_processing.dagbag import DagBag
+t0 = time.perf_counter()
+bag = DagBag(dag_folder=sys.argv[1])
+first = time.perf_counter() - t0
+assert not bag.import_errors, bag.import_errors
+again = []
+for _ in range(5):
+    t0 = time.perf_counter()
+    DagBag(dag_folder=sys.argv[1])
+    again.append(time.perf_counter() - t0)
+stats = {s.file.rsplit('/', 1)[-1]: s.duration.total_seconds() if hasattr(s.duration, 'total_seconds') else s.duration
+         for s in bag.dagbag_stats}
+print(json.dumps({"first": first, "again": statistics.median(again), "dags": len(bag.dags), "files": stats}))
+"""
+
+
+def _env() -> dict[str, str]:
+    home = tempfile.mkdtemp(prefix="apf-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        {
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+        }
+    )
+    return env
+
+
+def _run(code: str, *args: str, env: dict[str, str]) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"probe failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _fmt(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:7.0f} ms ({min(values) * 1000:.0f}-{max(values) * 1000:.0f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    env = _env()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.repeat} fresh processes per row\n")
+
+    print(f"{'import cost over `import airflow.sdk`':48} {'extra import time':>28}")
+    sdk: list[float] = []
+    for label, modules in IMPORT_SETS.items():
+        extras = []
+        for _ in range(args.repeat):
+            result = _run(_IMPORT_PROBE, *modules, env=env)
+            sdk.append(result["sdk"])
+            extras.append(result["extra"])
+        print(f"  {label:46} {_fmt(extras):>28}")
+    print(f"  {'(import airflow.sdk itself)':46} {_fmt(sdk):>28}\n")
+
+    firsts, agains = [], []
+    files: dict[str, list[float]] = {}
+    dags = 0
+    for _ in range(args.repeat):
+        result = _run(_PARSE_PROBE, str(EXAMPLES), env=env)
+        firsts.append(result["first"])
+        agains.append(result["again"])
+        dags = int(result["dags"])
+        for name, seconds in result["files"].items():  # type: ignore[union-attr]
+            files.setdefault(name, []).append(seconds)
+    print(f"DagBag over dags_examples/ ({dags} DAGs, {len(files)} files), after `import airflow.sdk`:")
+    print(f"  {'first parse in a fresh process':46} {_fmt(firsts):>28}")
+    print(f"  {'re-parse in the same process (median of 5)':46} {_fmt(agains):>28}")
+    print("  per file, first parse:")
+    for name, values in sorted(files.items()):
+        print(f"    {name:44} {_fmt(values):>28}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
