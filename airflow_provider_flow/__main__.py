@@ -1,7 +1,9 @@
-"""Command line: ``python -m airflow_provider_flow validate FILE_OR_FOLDER...``.
+"""Command line: ``python -m airflow_provider_flow validate FILE_OR_FOLDER...`` and ``... schema``.
 
 Checks flow files exactly as the DAG loader does (same messages), without Airflow: no scheduler, no metadata
 DB, no ``import airflow``. Exit status 0 when every file is valid, 1 when any is not, 2 on usage errors.
+``schema`` prints the JSON Schema of a flow file, for editors (e.g. the YAML language server's
+``# yaml-language-server: $schema=flow.schema.json``) to complete and check keys while typing.
 """
 
 from __future__ import annotations
@@ -32,14 +34,26 @@ def _validate(paths: Sequence[str]) -> int:
     return 1 if failed else 0
 
 
+def _schema() -> int:
+    import json
+
+    from airflow_provider_flow.flows.spec import FlowSpec
+
+    print(json.dumps(FlowSpec.model_json_schema(), indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_flow", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check flow files (YAML/JSON) without Airflow")
     validate.add_argument("paths", nargs="+", metavar="FILE_OR_FOLDER")
+    commands.add_parser("schema", help="print the JSON Schema of a flow file (for editor completion)")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args.paths)
+    if args.command == "schema":
+        return _schema()
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

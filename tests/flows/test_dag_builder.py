@@ -130,3 +130,17 @@ def test_invalid_flow_is_a_short_dag_import_error(tmp_path) -> None:
     bag = DagBag(dag_folder=str(dags))
     assert not bag.import_errors and list(bag.dags) == ["builder_fan_in"]
     assert bag.dags["builder_fan_in"].fileloc == str(dags / "load_flows_dag.py")
+
+
+def test_asset_schedule_and_nodes_listed_before_their_upstreams(tmp_path) -> None:
+    body = """
+        dag_id: builder_on_asset
+        schedule_assets: ["flow-test://builder/right"]
+        nodes:
+          - {id: late, runtime: test.echo, upstream: [early], execution_timeout_seconds: 30}
+          - {id: early, runtime: test.echo}
+    """
+    dag = load_flow_dag(_write(tmp_path, "a.yaml", body))
+    assert [a.uri for a in dag.timetable.asset_condition.objects] == ["flow-test://builder/right"]
+    assert dag.get_task("late").upstream_task_ids == {"early"}
+    assert dag.get_task("late").execution_timeout == timedelta(seconds=30)

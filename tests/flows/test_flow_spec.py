@@ -214,3 +214,15 @@ def test_cli_validates_without_importing_airflow(tmp_path) -> None:
         )
         assert ok.returncode == 0, ok.stderr
         assert ok.stdout.startswith("ok   ")
+
+
+def test_cli_schema_describes_every_top_level_key(capsys) -> None:
+    import json
+
+    from airflow_provider_flow.__main__ import main
+
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False
+    assert {"dag_id", "schedule", "params", "nodes", "defaults"} <= set(schema["properties"])
+    assert schema["required"] == ["dag_id", "nodes"]
