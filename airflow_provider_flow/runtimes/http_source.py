@@ -100,9 +100,9 @@ class HttpSourceRuntime:
                 field="output_path",
                 value=None,
             )
-        settings = state.settings.http_settings(config.http_conn_id)
         records_expr = compile_path(config.records_path, "records_path") if config.records_path else None
         self._check_pagination(config)
+        settings = state.settings.http_settings(config.http_conn_id)
         progress = ProgressReporter(state.log, f"http.source {config.method} {settings.safe_url(config.endpoint)}")
         with HttpClient(
             settings,
