@@ -26,9 +26,32 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Flow",
-                "python-modules": ["airflow_provider_flow.operators.base"],
+                "python-modules": [
+                    "airflow_provider_flow.operators.base",
+                    "airflow_provider_flow.operators.http",
+                    "airflow_provider_flow.operators.file",
+                    "airflow_provider_flow.operators.transform",
+                    "airflow_provider_flow.operators.ai",
+                ],
             }
         ],
-        "hooks": [],
-        "connection-types": [],
+        "hooks": [
+            {
+                "integration-name": "Flow",
+                "python-modules": [
+                    "airflow_provider_flow.hooks.http",
+                    "airflow_provider_flow.hooks.fs",
+                    "airflow_provider_flow.hooks.llm",
+                ],
+            }
+        ],
+        # The standard `http` and `fs` connection types belong to their own providers and are read as they are;
+        # only the LLM connection is new.
+        "connection-types": [
+            {
+                "connection-type": "flow_llm",
+                "hook-class-name": "airflow_provider_flow.hooks.llm.FlowLlmHook",
+                "hook-name": "LLM (OpenAI-compatible)",
+            }
+        ],
     }
