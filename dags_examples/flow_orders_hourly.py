@@ -48,7 +48,7 @@ with DAG(
         records_path="data",
         pagination={"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
         max_pages=100,
-        # Static on purpose: max_active_runs=1, and each run overwrites it atomically.
+        # One staging file, replaced atomically by each run (max_active_runs=1): staging never grows.
         output_path="staging/orders/latest.ndjson",
         fs_conn_id="flow_demo_fs",
     )
