@@ -37,7 +37,8 @@ OUTPUTS = {
 
 
 def airflow_env(home: Path, base: Path, server_url: str) -> dict[str, str]:
-    env = dict(os.environ)
+    # A self-contained demo: no AIRFLOW_* setting of the caller's shell leaks in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -75,13 +76,19 @@ def count_records(path: Path) -> int:
     return len(lines) - 1 if path.suffix == ".csv" else len(lines)
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dag-id", default="flow_orders_hourly", choices=[*sorted(OUTPUTS), "flow_reviews_enrichment"])
     parser.add_argument("--keep-home", action="store_true", help="reuse .demo/airflow-home instead of a fresh one")
+    parser.add_argument("--workdir", type=Path, default=DEMO, help="where the demo lives (default: .demo/)")
     args = parser.parse_args(argv)
 
-    home, base, log = DEMO / "airflow-home", DEMO / "data", DEMO / "demo.log"
+    workdir = args.workdir.resolve()
+    home, base, log = workdir / "airflow-home", workdir / "data", workdir / "demo.log"
     if not args.keep_home:
         shutil.rmtree(home, ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
@@ -107,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no output found under {base} matching {OUTPUTS[args.dag_id]}; see {log}", file=sys.stderr)
         return 1
     for path in outputs:
-        print(f"==> success: {path.relative_to(REPO)} holds {count_records(path)} records")
-    print(f"    full log: {log.relative_to(REPO)}; connections used: flow_demo_api, flow_demo_fs (base {base})")
+        print(f"==> success: {_shown(path)} holds {count_records(path)} records")
+    print(f"    full log: {_shown(log)}; connections used: flow_demo_api, flow_demo_fs (base {base})")
     return 0
 
 
