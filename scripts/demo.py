@@ -33,6 +33,7 @@ OUTPUTS = {
     "flow_orders_hourly_from_file": "orders/paid_from_file/*.ndjson",
     "flow_export_on_demand": "exports/*",
     "flow_orders_on_asset": "reports/*.json",
+    "flow_vip_customers_daily": "customers/*.json",
 }
 
 

@@ -17,6 +17,7 @@ EXPECTED_DAGS = {
     "flow_reviews_enrichment",
     "flow_orders_hourly_from_file",
     "flow_orders_on_asset",
+    "flow_vip_customers_daily",
 }
 #: The demo server's orders cycle through paid, paid, pending, refunded, paid: 72 of 120 are paid.
 PAID_ORDERS = 72
@@ -73,6 +74,14 @@ def test_flow_file_version_matches_the_python_one(airflow_db, example_bag, demo_
     assert result.xcom("fetch_orders")["pages"] == 2  # the param reached the API
     [written] = list((demo_connections / "orders" / "paid_from_file").glob("*.ndjson"))
     assert len(_ndjson(written)) == PAID_ORDERS
+
+
+def test_second_flow_file_follows_link_pagination(airflow_db, example_bag, demo_connections) -> None:
+    result = run_dag(example_bag.dags["flow_vip_customers_daily"])
+    assert result.state == "success", result.tasks
+    vips = json.loads((demo_connections / "customers" / "vip.json").read_text())
+    assert [v["customer_id"] for v in vips] == [5, 10, 15, 20, 25, 30, 35, 40]  # 42 customers over 5 pages
+    assert set(vips[0]) == {"customer_id", "name", "city"}
 
 
 def test_ui_triggered_export_with_conf(airflow_db, example_bag, demo_connections) -> None:
