@@ -137,7 +137,12 @@ def validate_static_config(
     try:
         model.model_validate(static)
     except ValidationError as exc:
-        relevant = [e for e in exc.errors() if not (e.get("loc") and e["loc"][0] in templated)]
+        # A model-level check (empty loc) may depend on a templated key: it runs again after rendering.
+        relevant = [
+            e
+            for e in exc.errors()
+            if not (e.get("loc") and e["loc"][0] in templated) and not (templated and not e.get("loc"))
+        ]
         if relevant:
             only = ValidationError.from_exception_data(exc.title, relevant)  # type: ignore[arg-type]
             raise validation_error_from_pydantic(only, model, context=context) from None
