@@ -166,10 +166,10 @@ class _SortRuns:
 
     @staticmethod
     def _read(handle: IO[bytes]) -> Iterator[tuple[Any, int, Any]]:
-        unpickler = pickle.Unpickler(handle)
         while True:
             try:
-                yield unpickler.load()
+                # A fresh unpickler per item: one long-lived unpickler's memo grows with every record it reads.
+                yield pickle.load(handle)
             except EOFError:
                 return
 
