@@ -25,6 +25,8 @@ class AiTransformOperator(FlowNodeOperator):
         ``.flow_cache/ai_transform/<dag>/<task>.ndjson``); needs ``fs_conn_id`` or ``base_path``. With it, an
         Airflow retry sends no request for records already done.
     :param output_path: write the enriched records to this file and return a file reference.
+    :param response_format: ``json_schema`` (default) or ``json_object`` for servers without structured output.
+    :param cache: False disables the cache of finished records.
     """
 
     ui_color = "#f3e8ff"
@@ -50,6 +52,9 @@ class AiTransformOperator(FlowNodeOperator):
         output_path: str | None = None,
         output_format: str | None = None,
         response_format: str | None = None,
+        schema_name: str | None = None,
+        error_field: str | None = None,
+        cache: bool | None = None,
         **kwargs: Any,
     ) -> None:
         output_model = None
@@ -75,6 +80,9 @@ class AiTransformOperator(FlowNodeOperator):
             "output_path": output_path,
             "output_format": output_format,
             "response_format": response_format,
+            "schema_name": schema_name,
+            "error_field": error_field,
+            "cache": cache,
         }
         super().__init__(
             runtime="ai.transform",
