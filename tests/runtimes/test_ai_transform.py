@@ -250,3 +250,11 @@ def test_file_reference_input_is_streamed(llm_server: FakeLlmServer, tmp_path) -
     out = _run(llm_server, ref.model_dump(mode="json"), base=tmp_path, output_path="out.jsonl", fs_conn_id="fs")
     assert isinstance(out, FileReference) and out.records == 6 and out.format == "ndjson"
     assert len(llm_server.requests) == 6
+
+
+def test_json_object_mode_states_the_schema_in_a_system_message(llm_server: FakeLlmServer) -> None:
+    out = _run(llm_server, RECORDS[:1], response_format="json_object")
+    assert out[0]["words"] == 7
+    body = llm_server.requests[0].body
+    assert body["response_format"] == {"type": "json_object"}
+    assert body["messages"][0]["role"] == "system" and '"shout"' in body["messages"][0]["content"]
