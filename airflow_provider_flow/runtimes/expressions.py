@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +87,7 @@ def _is_comparable(value: Any) -> bool:
     return _is_number(value) or isinstance(value, str)
 
 
-def _closure(node: dict[str, Any]) -> Evaluator | None:
+def _closure(node: Mapping[str, Any]) -> Evaluator | None:
     """Compile the commonest node types into plain closures, with the interpreter's exact semantics.
 
     Per record, walking jmespath's AST costs a method lookup and call per node; a closure tree does the same
