@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from airflow_provider_flow.operators.base import FlowNodeOperator
+from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset
 
 
 class AiTransformOperator(FlowNodeOperator):
@@ -86,7 +86,7 @@ class AiTransformOperator(FlowNodeOperator):
         }
         super().__init__(
             runtime="ai.transform",
-            config={key: value for key, value in config.items() if value is not None},
+            config=drop_unset(config),
             data=data,
             **kwargs,
         )

@@ -13,7 +13,7 @@ Failures are translated here exactly once:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -25,6 +25,7 @@ from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTra
 from airflow_provider_flow.models import holds_template as _holds_template
 from airflow_provider_flow.models import validate_config, validate_static_config
 from airflow_provider_flow.operators.retry_policy import HAS_RETRY_POLICY, FlowRetryPolicy
+from airflow_provider_flow.runtimes.base import RuntimeResult
 from airflow_provider_flow.runtimes.registry import RuntimeRegistry, registry
 from airflow_provider_flow.runtimes.state import ExecutionState
 
@@ -48,6 +49,11 @@ class RetryableFlowFailure(AirflowException):
 def holds_template(value: Any) -> bool:
     """True when a value is only known at run time: a Jinja string or an XComArg, anywhere inside it."""
     return _holds_template(value, deferred_types=(ResolveMixin,))
+
+
+def drop_unset(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A config dict without the parameters a subclass left at None, so the config model's defaults apply."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _plain(value: Any) -> Any:
@@ -114,9 +120,14 @@ class FlowNodeOperator(BaseOperator):
         try:
             runtime = self.runtime_registry.get(self.runtime)
             config = validate_config(runtime.config_model, self.config, context=f"task {self.task_id!r}")
-            return _plain(runtime.execute(config, self.data, state))
+            output = runtime.execute(config, self.data, state)
         except FlowError as err:
             raise self.translate_error(err, state) from err
+        if isinstance(output, RuntimeResult):
+            for key, value in output.extra_xcom.items():
+                context["ti"].xcom_push(key=key, value=_plain(value))
+            output = output.value
+        return _plain(output)
 
     def build_state(self, context: Context) -> ExecutionState:
         from airflow_provider_flow.hooks.settings import AirflowSettingsProvider

@@ -22,14 +22,10 @@ from urllib.parse import quote
 from airflow.sdk import Asset
 
 from airflow_provider_flow.errors import PathTraversalError
-from airflow_provider_flow.operators.base import FlowNodeOperator, holds_template
+from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset, holds_template
 from airflow_provider_flow.runtimes.fileio import check_relative
 
 ASSET_SCHEME = "flowfs"
-
-
-def _drop_none(config: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in config.items() if value is not None}
 
 
 def file_asset(path: str, *, fs_conn_id: str | None = "fs_default", base_path: str | None = None) -> Asset:
@@ -77,7 +73,7 @@ class FileSourceOperator(FlowNodeOperator):
         allow_empty: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        config = _drop_none(
+        config = drop_unset(
             {
                 "path": path,
                 "fs_conn_id": fs_conn_id,
@@ -122,7 +118,7 @@ class FileSinkOperator(FlowNodeOperator):
         declare_asset: bool = True,
         **kwargs: Any,
     ) -> None:
-        config = _drop_none(
+        config = drop_unset(
             {
                 "path": path,
                 "fs_conn_id": fs_conn_id,

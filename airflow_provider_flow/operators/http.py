@@ -14,11 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_flow.operators.base import FlowNodeOperator
-
-
-def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset
 
 
 def _task_level_query_params(params: Any) -> dict[str, Any] | None:
@@ -81,7 +77,7 @@ class HttpSourceOperator(FlowNodeOperator):
         **kwargs: Any,
     ) -> None:
         query = dict(query_params) if query_params is not None else _task_level_query_params(params)
-        config = _drop_none(
+        config = drop_unset(
             {
                 "endpoint": endpoint,
                 "http_conn_id": http_conn_id,
@@ -133,7 +129,7 @@ class HttpSinkOperator(FlowNodeOperator):
         base_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        config = _drop_none(
+        config = drop_unset(
             {
                 "endpoint": endpoint,
                 "http_conn_id": http_conn_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_flow.operators.base import FlowNodeOperator
+from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset
 
 
 class TransformOperator(FlowNodeOperator):
@@ -54,7 +54,7 @@ class TransformOperator(FlowNodeOperator):
         }
         super().__init__(
             runtime="transform",
-            config={key: value for key, value in config.items() if value is not None},
+            config=drop_unset(config),
             data=data,
             **kwargs,
         )

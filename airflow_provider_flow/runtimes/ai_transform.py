@@ -41,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 from airflow_provider_flow.errors import FlowError
 from airflow_provider_flow.models import AiTransformConfig, FileReference
 from airflow_provider_flow.redaction import redact_url
+from airflow_provider_flow.runtimes.base import RuntimeResult
 from airflow_provider_flow.runtimes.expressions import compile_template
 from airflow_provider_flow.runtimes.httpio import (
     HttpClient,
@@ -406,7 +407,7 @@ class AiTransformRuntime:
     name = "ai.transform"
     config_model = AiTransformConfig
 
-    def execute(self, config: AiTransformConfig, input: Any, state: ExecutionState) -> list[Any] | FileReference:
+    def execute(self, config: AiTransformConfig, input: Any, state: ExecutionState) -> RuntimeResult:
         from airflow_provider_flow.runtimes import fileio, formats
 
         settings = state.settings.llm_settings(config.llm_conn_id)
@@ -442,7 +443,8 @@ class AiTransformRuntime:
             summary = stats.as_dict()
             state.log.info("ai.transform summary: %s", json.dumps(summary, sort_keys=True))
         progress.finish()
-        return result
+        # Records (or their file) stay the return value downstream nodes read; usage goes to its own XCom key.
+        return RuntimeResult(result, extra_xcom={"usage": summary})
 
     def _run(
         self,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar, runtime_checkable
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -26,3 +28,15 @@ class NodeRuntime(Protocol[ConfigT, InputT, OutputT]):
     config_model: type[ConfigT]
 
     def execute(self, config: ConfigT, input: InputT, state: ExecutionState) -> OutputT: ...
+
+
+@dataclass(frozen=True)
+class RuntimeResult:
+    """An output plus side values that are not part of it.
+
+    ``value`` is what downstream nodes read (the task's ``return_value`` XCom); ``extra_xcom`` entries (token
+    usage, delivery stats) are pushed under their own keys, so metrics never change the shape of the data flow.
+    """
+
+    value: Any
+    extra_xcom: Mapping[str, Any] = field(default_factory=dict)

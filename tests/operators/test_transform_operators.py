@@ -133,6 +133,9 @@ def test_transform_and_ai_tasks_in_one_dag_run(
     enriched = result.xcom("ai_retry")
     assert [r["id"] for r in enriched] == [f"r{i}" for i in range(12)] and enriched[8]["words"] == 4
     assert (base / ".flow_cache" / "ai_transform" / "transform_ai_ops" / "ai_retry.ndjson").exists()
+    # Token usage of the successful try sits beside the records under its own XCom key.
+    usage = result.xcom("ai_retry", key="usage")
+    assert usage["records_out"] == 12 and usage["cached"] == 11 and usage["usage"]["completions"] == 1
 
     kept = result.xcom("ai_keep")
     assert kept[0]["words"] == 2 and "_ai_error" in kept[1] and llm_server.requests_for("k1") == 2

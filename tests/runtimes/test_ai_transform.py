@@ -41,8 +41,13 @@ def _config(**overrides: Any) -> AiTransformConfig:
     return validate_config(AiTransformConfig, values)
 
 
-def _run(server: FakeLlmServer, records: Any = RECORDS, *, base: Path | None = None, **overrides: Any) -> Any:
+def _run_full(server: FakeLlmServer, records: Any = RECORDS, *, base: Path | None = None, **overrides: Any) -> Any:
     return AiTransformRuntime().execute(_config(**overrides), records, _state(server, base=base))
+
+
+def _run(server: FakeLlmServer, records: Any = RECORDS, *, base: Path | None = None, **overrides: Any) -> Any:
+    """The records (or file reference) downstream nodes read."""
+    return _run_full(server, records, base=base, **overrides).value
 
 
 def test_records_are_enriched_with_validated_output(llm_server: FakeLlmServer, caplog) -> None:
@@ -61,6 +66,14 @@ def test_records_are_enriched_with_validated_output(llm_server: FakeLlmServer, c
     assert stats["usage"]["completions"] == 6 and stats["usage"]["total_tokens"] > 0
     assert stats["usage"]["total_tokens"] == stats["usage"]["prompt_tokens"] + stats["usage"]["completion_tokens"]
     assert llm_server.api_key not in caplog.text
+
+
+def test_usage_is_returned_beside_the_records(llm_server: FakeLlmServer) -> None:
+    result = _run_full(llm_server, RECORDS[:2])
+    assert [r["id"] for r in result.value] == ["0", "1"]
+    usage = result.extra_xcom["usage"]
+    assert usage["records_out"] == 2 and usage["usage"]["completions"] == 2
+    assert usage["usage"]["total_tokens"] == usage["usage"]["prompt_tokens"] + usage["usage"]["completion_tokens"]
 
 
 def test_output_field_nests_the_reply(llm_server: FakeLlmServer) -> None:
