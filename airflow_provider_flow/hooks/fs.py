@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_provider_flow.airflow_compat import AirflowNotFoundException
 from airflow_provider_flow.errors import FlowValidationError
 
 

@@ -71,7 +71,7 @@ _OPTION_KEYS = frozenset(
 
 
 def _mask(secret: str) -> None:
-    from airflow.sdk.log import mask_secret
+    from airflow_provider_flow.airflow_compat import mask_secret
 
     mask_secret(secret)
 

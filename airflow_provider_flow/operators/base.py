@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.definitions._internal.mixins import ResolveMixin
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from pydantic import BaseModel
 
+from airflow_provider_flow.airflow_compat import AirflowException, AirflowFailException
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
 from airflow_provider_flow.models import holds_template as _holds_template
 from airflow_provider_flow.models import validate_config, validate_static_config
