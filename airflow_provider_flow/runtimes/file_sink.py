@@ -40,7 +40,7 @@ class FileSinkRuntime:
     def execute(self, config: FileSinkConfig, input: Any, state: ExecutionState) -> FileReference:
         base = resolve_base(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
         progress = ProgressReporter(state.log, f"file.sink {config.path!r}")
-        records = paced(input_records(input, state), progress, state, "write")
+        records = paced(input_records(input, state, trusted_bases=(base,)), progress, state, "write")
         ref = write_records(
             base,
             config.path,

@@ -16,10 +16,12 @@ Public API (the contract other runtimes build on)::
                   fs_conn_id=None, base_path=None) -> FileReference
     iter_records(base, path, *, format=None, encoding="utf-8") -> Iterator[Any]
     reference_base(ref, state) -> str
-    iter_reference(ref, state, *, verify=True) -> Iterator[Any]      # confined again; checks bytes+sha256
+    iter_reference(ref, state, *, verify=True, trusted_bases=()) -> Iterator[Any]   # confined again; checks
+                                                                     # bytes+sha256 (see "File references")
     describe_file(base, path, *, format=None, fs_conn_id=None, base_path=None) -> FileReference
     as_reference(value) -> FileReference | None
-    input_records(data, state, *, field="data") -> Iterator[Any]     # None | list | record | ref | list of refs
+    input_records(data, state, *, field="data", trusted_bases=()) -> Iterator[Any]
+                                                                     # None | list | record | ref | list of refs
                                                                      # | any other iterable (generators, as is)
 
 Format rules:
@@ -37,6 +39,15 @@ Format rules:
 * JSON output keeps non-ASCII characters as is, refuses NaN/Infinity (not JSON), writes datetimes/dates as ISO
   8601 and Decimal/UUID as strings.
 
+File references are hostile input too: ``data`` may be rendered from ``dag_run.conf`` and XCom entries can be
+edited over the REST API, so a reference's ``path`` is confined again on the reading worker, and its
+``base_path`` (an absolute folder, unlike ``fs_conn_id`` which names this deployment's own configuration) is
+only streamed as is when it lies inside one of the reading node's own bases (``trusted_bases``). Any other
+``base_path`` is hashed in full *before* the first record is handed on and must match the reference's
+``bytes`` and ``sha256`` exactly: an invented reference to ``/etc`` cannot make an HTTP sink or an LLM call send
+a file's lines before the end-of-file check fails (whoever can produce the right hash knows the content
+already). The price is a second read for legitimate references across bases.
+
 ``append`` re-reads the existing records and writes them before the new ones (CSV keeps its header, a JSON
 array stays one array), all inside the same atomic write, so ``records`` counts the whole file.
 """
@@ -53,7 +64,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -258,7 +269,7 @@ class RecordWriter:
         elif self.format == "ndjson":
             self._emit(_dumps(record, index) + "\n")
         elif self.format == "text":
-            self._emit((record if isinstance(record, str) else _dumps(record, index)) + "\n")
+            self._emit(self._text_line(record, index))
         else:
             self._emit(self._csv_row(record, index))
         self.records += 1
@@ -269,6 +280,20 @@ class RecordWriter:
         for record in records:
             self.write(record)
         return self.records - before
+
+    @staticmethod
+    def _text_line(record: Any, index: int) -> str:
+        """One line per record: a line break inside a string would read back as two records (and a wrong count)."""
+        if not isinstance(record, str):
+            return _dumps(record, index) + "\n"
+        if "\n" in record or "\r" in record:
+            raise FlowValidationError(
+                f"record {index} contains a line break, so format 'text' would split it into several records; "
+                "use format 'ndjson' (or 'csv') for multi-line values",
+                field=f"data[{index}]",
+                value=record[:120],
+            )
+        return record + "\n"
 
     def _csv_row(self, record: Any, index: int) -> str:
         if not isinstance(record, dict):
@@ -496,14 +521,48 @@ def reference_base(ref: FileReference, state: ExecutionState) -> str:
     return resolve_base(state, fs_conn_id=ref.fs_conn_id, base_path=None)
 
 
-def iter_reference(ref: FileReference, state: ExecutionState, *, verify: bool = True) -> Iterator[Any]:
+def _inside_any(base: str, trusted_bases: Sequence[str]) -> bool:
+    return any(os.path.commonpath([trusted, base]) == trusted for trusted in trusted_bases)
+
+
+def _check_whole_file(base: str, ref: FileReference) -> None:
+    """Hash a referenced file before any record is read from it; refuse it unless it matches exactly.
+
+    The message shows what the reference claimed, never what was found: the folder is not one this node
+    trusts, so its files' sizes and hashes are not for the log.
+    """
+    with open_confined(base, ref.path, operation="read") as raw:
+        sha, count = hashlib.sha256(), 0
+        try:
+            while chunk := raw.read(1 << 20):
+                sha.update(chunk)
+                count += len(chunk)
+        except OSError as exc:
+            raise file_error(exc, path=ref.path, operation="read") from exc
+    if count != ref.bytes or sha.hexdigest() != ref.sha256:
+        raise FileError(
+            f"{ref.path!r} under base_path {ref.base_path!r} does not match its file reference (bytes/sha256): "
+            "a reference naming a folder outside this node's own base is only read when it matches exactly. "
+            "Re-run the task that wrote it, or give this node base_path/fs_conn_id covering that folder",
+            path=ref.path,
+            operation="verify",
+            retryable=False,
+        )
+
+
+def iter_reference(
+    ref: FileReference, state: ExecutionState, *, verify: bool = True, trusted_bases: Sequence[str] = ()
+) -> Iterator[Any]:
     """Stream a referenced file's records (confined again); with ``verify``, check its size and sha256 at EOF.
 
     A mismatch means the file changed after the upstream task wrote it; the error comes after the last record,
-    which is still before any sink commits, so nothing half-verified is published.
+    which is still before any sink commits, so nothing half-verified is published. A ``base_path`` outside
+    ``trusted_bases`` (the reading node's own real bases) is verified in full first (see the module docstring).
     """
     base = reference_base(ref, state)
     fmt = detect_format(ref.path, ref.format)
+    if ref.base_path and not _inside_any(base, trusted_bases):
+        _check_whole_file(base, ref)
     with open_confined(base, ref.path, operation="read") as raw:
         hashing = _HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
@@ -548,17 +607,23 @@ def describe_file(
     )
 
 
-def input_records(data: Any, state: ExecutionState, *, field: str = "data") -> Iterator[Any]:
-    """A node's input as records: a list (as is), one record dict, a file reference, a list of them, or None."""
+def input_records(
+    data: Any, state: ExecutionState, *, field: str = "data", trusted_bases: Sequence[str] = ()
+) -> Iterator[Any]:
+    """A node's input as records: a list (as is), one record dict, a file reference, a list of them, or None.
+
+    ``trusted_bases``: the reading node's own real base folders; references elsewhere are verified before
+    they are streamed (see the module docstring).
+    """
     if data is None:
         return iter(())
     ref = as_reference(data)
     if ref is not None:
-        return iter_reference(ref, state)
+        return iter_reference(ref, state, trusted_bases=trusted_bases)
     if isinstance(data, (list, tuple)):
         refs = [as_reference(item) for item in data]
         if data and all(r is not None for r in refs):
-            return _chain_refs([r for r in refs if r is not None], state)
+            return _chain_refs([r for r in refs if r is not None], state, trusted_bases)
         if any(r is not None for r in refs):
             raise FlowValidationError(
                 "mixes file references and inline records; pass one or the other",
@@ -584,9 +649,9 @@ def input_records(data: Any, state: ExecutionState, *, field: str = "data") -> I
     )
 
 
-def _chain_refs(refs: list[FileReference], state: ExecutionState) -> Iterator[Any]:
+def _chain_refs(refs: list[FileReference], state: ExecutionState, trusted_bases: Sequence[str]) -> Iterator[Any]:
     for ref in refs:
-        yield from iter_reference(ref, state)
+        yield from iter_reference(ref, state, trusted_bases=trusted_bases)
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from airflow_provider_flow.errors import FileError, FlowValidationError
 from airflow_provider_flow.models import FileReference, SortSpec, TransformConfig, TransformOperation
+from airflow_provider_flow.runtimes import fileio, formats
 from airflow_provider_flow.runtimes.expressions import Expression, compile_expression, is_truthy
 from airflow_provider_flow.runtimes.progress import ProgressReporter
 from airflow_provider_flow.runtimes.state import ExecutionState
@@ -325,23 +326,22 @@ class TransformRuntime:
     config_model = TransformConfig
 
     def execute(self, config: TransformConfig, input: Any, state: ExecutionState) -> list[Any] | FileReference:
-        from airflow_provider_flow.runtimes import formats
-
         stages = build_stages(config)
         progress = ProgressReporter(state.log, "transform")
         kinds = ", ".join(op.kind for op in config.operations) or "no operations"
         state.log.info("transform: %s", kinds)
-        records = run_pipeline(formats.input_records(input, state), stages, state=state)
-        if config.output_path is None:
+        base = None
+        if config.output_path is not None:  # resolved before reading, so its files count as this node's own
+            base = fileio.resolve_base(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+        trusted = () if base is None else (base,)
+        records = run_pipeline(formats.input_records(input, state, trusted_bases=trusted), stages, state=state)
+        if base is None or config.output_path is None:
             out: list[Any] = []
             for record in records:
                 out.append(record)
                 progress.update(records=1)
             progress.finish()
             return out
-        from airflow_provider_flow.runtimes import fileio
-
-        base = fileio.resolve_base(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
         with formats.RecordWriter(base, config.output_path, format=config.output_format) as writer:
             for record in records:
                 writer.write(record)

@@ -238,3 +238,44 @@ def test_reference_is_confined_and_verified_again(base: str) -> None:
         list(iter_reference(hostile, state))
     with pytest.raises(FlowValidationError, match="malformed file reference"):
         list(input_records({"kind": "file", "path": "x"}, state))
+
+
+def test_reference_to_a_folder_outside_the_readers_base_is_verified_before_any_record(tmp_path: Path) -> None:
+    """A reference from XCom/conf is hostile: an invented base_path must not stream another folder's lines."""
+    own, outside = tmp_path / "own", tmp_path / "outside"
+    own.mkdir()
+    outside.mkdir()
+    secret = "root:x:0:0:secret-line\n" * 3
+    (outside / "passwd.txt").write_text(secret)
+    state = state_for(str(own))
+    hostile = {"kind": "file", "path": "passwd.txt", "base_path": str(outside), "format": "text"}
+    hostile |= {"records": 1, "bytes": 1, "sha256": "0" * 64}
+    stream = input_records(hostile, state, trusted_bases=(os.path.realpath(own),))
+    with pytest.raises(FileError) as info:
+        next(stream)  # before any record: a streaming sink must not get to send one
+    assert info.value.operation == "verify" and not info.value.is_retryable
+    assert "secret" not in str(info.value) and str(len(secret)) not in str(info.value)
+    # The same check without trusted bases (callers that have none), and for lists of references.
+    with pytest.raises(FileError):
+        next(input_records([hostile], state))
+    # A genuine reference into another folder still reads (verified in full first).
+    genuine = write_records(str(outside), "ok.ndjson", [{"a": 1}], base_path=str(outside))
+    assert list(input_records(genuine, state, trusted_bases=(os.path.realpath(own),))) == [{"a": 1}]
+    # Inside the reader's own base the file streams in one pass; a mismatch is still caught at the end.
+    inside = write_records(str(own), "in.ndjson", [{"a": 1}, {"a": 2}], base_path=str(own))
+    Path(own, "in.ndjson").write_text('{"a": 9}\n{"a": 2}\n')
+    streamed = input_records(inside, state, trusted_bases=(os.path.realpath(own),))
+    assert next(streamed) == {"a": 9}
+    with pytest.raises(FileError, match="changed after it was written"):
+        list(streamed)
+
+
+@pytest.mark.parametrize("line", ["two\nlines", "carriage\rreturn", "crlf\r\n"])
+def test_text_refuses_a_line_break_inside_a_record(base: str, line: str) -> None:
+    """Written as is, it would read back as two records while the reference claims one."""
+    with pytest.raises(FlowValidationError, match="line break") as info:
+        write_records(base, "lines.txt", ["fine", line])
+    assert info.value.field == "data[1]"
+    assert not Path(base, "lines.txt").exists()
+    ref = write_records(base, "lines.txt", ["fine", {"multi": line}])  # non-strings are JSON: breaks escaped
+    assert ref.records == len(list(iter_records(base, "lines.txt"))) == 2
