@@ -36,12 +36,13 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.models import Node, validate_static_config
+from airflow_provider_flow.models import Node, holds_template, validate_static_config
 from airflow_provider_flow.runtimes.registry import RuntimeRegistry
 
 #: File name endings the folder loader and the CLI pick up.
@@ -49,6 +50,9 @@ FLOW_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 #: Airflow's dag_id rule (letters, digits, dashes, dots, underscores; at most 250 characters).
 DAG_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+#: Schedule strings Airflow accepts besides cron expressions.
+SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 
 _JSON_SCHEMA_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 
@@ -105,6 +109,15 @@ class TaskDefaults(_Strict):
     execution_timeout_seconds: float | None = Field(default=None, gt=0)
 
 
+def _check_asset_uri(uri: str) -> str:
+    """What ``airflow.sdk.Asset`` would refuse while the DAG is built, as a validation error (no Airflow import)."""
+    if not uri.strip():
+        raise ValueError("an asset URI cannot be empty")
+    if uri.split("://", 1)[0].lower() == "airflow" and "://" in uri:
+        raise ValueError(f"asset URI {uri!r}: the scheme 'airflow' is reserved by Airflow")
+    return uri
+
+
 class FlowNode(Node):
     """A :class:`~airflow_provider_flow.models.Node` plus the task settings a flow file may set per node."""
 
@@ -112,6 +125,11 @@ class FlowNode(Node):
     retry_delay_seconds: float | None = Field(default=None, ge=0)
     execution_timeout_seconds: float | None = Field(default=None, gt=0)
     outlets: list[str] = Field(default_factory=list, description="Asset URIs this node updates when it succeeds.")
+
+    @field_validator("outlets", mode="after")
+    @classmethod
+    def _asset_uris(cls, value: list[str]) -> list[str]:
+        return [_check_asset_uri(uri) for uri in value]
 
 
 class FlowSpec(_Strict):
@@ -140,6 +158,35 @@ class FlowSpec(_Strict):
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_or_preset(cls, value: str | None) -> str | None:
+        """Airflow only checks a cron string when the DAG processor serializes the DAG (a traceback in the UI)."""
+        if value is None or value in SCHEDULE_PRESETS:
+            return value
+        if value.startswith("@"):
+            raise ValueError(f"unknown schedule preset {value!r}; use one of {', '.join(SCHEDULE_PRESETS)}")
+        try:
+            from croniter import croniter
+        except ImportError:  # pragma: no cover - croniter comes with Airflow; without it Airflow checks it later
+            return value
+        try:
+            croniter(value)
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"not a valid cron expression ({exc}); e.g. '0 * * * *' or '@hourly'") from None
+        return value
+
+    @field_validator("schedule_assets", mode="after")
+    @classmethod
+    def _asset_uris(cls, value: list[str]) -> list[str]:
+        return [_check_asset_uri(uri) for uri in value]
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> FlowSpec:
+        if self.schedule is not None and self.schedule_assets:
+            raise ValueError("give either 'schedule' (time) or 'schedule_assets' (assets), not both")
+        return self
 
     def node(self, node_id: str) -> FlowNode:
         return next(n for n in self.nodes if n.id == node_id)
@@ -224,14 +271,54 @@ def _describe(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     return f"{where}: key {key!r}: {message} (got {shown})"
 
 
-def parse_flow_text(text: str, *, source: str) -> dict[str, Any]:
-    """YAML or JSON text -> the raw mapping; syntax errors name the file and line."""
+def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise ValueError(f"duplicate key {key!r}: the second one would silently replace the first")
+    return dict(pairs)
+
+
+def _safe_load_unique(text: str) -> Any:
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (PyYAML keeps the last one silently).
+
+    Keys brought in by a ``<<`` merge may still be overridden: that is what merges are for.
+    """
     import yaml
 
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # an unhashable key: the base loader reports it
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"duplicate key {key!r}: the second one would silently replace the first",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def parse_flow_text(text: str, *, source: str) -> dict[str, Any]:
+    """YAML or JSON text -> the raw mapping; syntax errors and duplicate keys name the file and line."""
+    import yaml
+
+    is_json = source.endswith(".json")
     try:
-        raw = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise FlowFileError(source, [f"not valid {'JSON' if source.endswith('.json') else 'YAML'}: {exc}"]) from None
+        raw = json.loads(text, object_pairs_hook=_no_duplicate_pairs) if is_json else _safe_load_unique(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        raise FlowFileError(source, [f"not valid {'JSON' if is_json else 'YAML'}: {exc}"]) from None
     if not isinstance(raw, dict):
         raise FlowFileError(source, [f"the file must hold a mapping with dag_id and nodes, got {type(raw).__name__}"])
     return raw
@@ -300,10 +387,77 @@ def _check_nodes(spec: FlowSpec, registry: RuntimeRegistry) -> list[str]:
             continue
         try:
             validate_static_config(runtime.config_model, node.config)
+            _unknown_keys_under_templates(runtime.config_model, node.config)
         except FlowValidationError as err:
             lines = err.details.get("errors") or [err.message]
             problems.extend(f"node {node.id!r} ({node.runtime}): {line}" for line in lines)
     return problems
+
+
+def _unknown_keys_under_templates(model: type[BaseModel], config: dict[str, Any]) -> None:
+    """Misspelled keys inside (or naming) templated values, which ``validate_static_config`` skips whole.
+
+    A template decides a value, never which keys exist, so an unknown key is wrong whatever renders: one
+    templated ``limit`` must not hide a misspelled ``filtr`` next to it until the first run. Walks the config
+    against the models' fields (pydantic cannot be asked: the templated leaves fail their own type checks).
+    """
+    templated = {key: value for key, value in config.items() if holds_template(value)}
+    lines = _unknown_keys(model, templated, "config")
+    if lines:
+        raise FlowValidationError(f"invalid {model.__name__}: " + "; ".join(lines), details={"errors": lines})
+
+
+def _unknown_keys(model: type[BaseModel], value: Any, where: str) -> list[str]:
+    if not isinstance(value, Mapping):
+        return []
+    by_key = {(info.alias or name): info for name, info in model.model_fields.items()}
+    by_key.update(model.model_fields)
+    problems: list[str] = []
+    for key, item in value.items():
+        if holds_template(key):
+            continue
+        info = by_key.get(key)
+        if info is None:
+            problems.append(f"{where}.{key}: unknown key {key!r}; {_allowed_keys(model, str(key))}")
+            continue
+        problems.extend(_unknown_keys_in(info.annotation, item, f"{where}.{key}"))
+    return problems
+
+
+def _unknown_keys_in(annotation: Any, value: Any, where: str) -> list[str]:
+    """Descend into the nested models an annotation allows; skip what cannot be told apart without rendering."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _unknown_keys_in(args[0], value, where)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _unknown_keys(annotation, value, where)
+    if origin in (list, tuple) and args and isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _unknown_keys_in(args[0], item, f"{where}[{i}]")]
+    if origin is dict and len(args) == 2 and isinstance(value, Mapping):
+        return [p for k, item in value.items() for p in _unknown_keys_in(args[1], item, f"{where}.{k}")]
+    if origin in (Union, UnionType) and isinstance(value, Mapping):
+        fitting = [m for m in _union_models(annotation) if _discriminator_fits(m, value)]
+        if len(fitting) == 1:
+            return _unknown_keys(fitting[0], value, where)
+    return []
+
+
+def _union_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models among a union's members, nested unions and ``Annotated`` wrappers flattened."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _union_models(args[0])
+    if origin in (Union, UnionType):
+        return [model for arg in args for model in _union_models(arg)]
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def _discriminator_fits(model: type[BaseModel], value: Mapping[str, Any]) -> bool:
+    """False when the model's ``type: Literal[...]`` field rules out this value (tagged unions)."""
+    info = model.model_fields.get("type")
+    if info is None or get_origin(info.annotation) is not Literal or "type" not in value:
+        return True
+    return value["type"] in get_args(info.annotation) or holds_template(value["type"])
 
 
 def _check_params(spec: FlowSpec) -> list[str]:

@@ -226,3 +226,68 @@ def test_cli_schema_describes_every_top_level_key(capsys) -> None:
     assert schema["additionalProperties"] is False
     assert {"dag_id", "schedule", "params", "nodes", "defaults"} <= set(schema["properties"])
     assert schema["required"] == ["dag_id", "nodes"]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (  # a templated sibling used to hide the whole operations list until the first run
+            "{operations: [{filtr: 'a'}, {limit: '{{ params.n }}'}]}",
+            "node 't' (transform): config.operations[0].filtr: unknown key 'filtr'; did you mean 'filter'?",
+        ),
+        (
+            "{operations: [{sort_by: {key: '{{ params.k }}', revrse: true}}]}",
+            "node 't' (transform): config.operations[0].sort_by.revrse: unknown key 'revrse'; did you mean 'reverse'?",
+        ),
+        (
+            "{operations: [], output_pth: '{{ params.out }}'}",
+            "node 't' (transform): config.output_pth: unknown key 'output_pth'; did you mean 'output_path'?",
+        ),
+    ],
+)
+def test_misspelled_keys_inside_templated_values_are_caught(tmp_path, config, expected) -> None:
+    body = f"dag_id: d\nnodes:\n  - id: t\n    runtime: transform\n    config: {config}\n"
+    [line] = problems_of(write(tmp_path, body), None).problems  # type: ignore[arg-type]
+    assert line.startswith(expected), line
+    fine = config.replace("filtr", "filter").replace("revrse", "reverse").replace("output_pth", "output_path")
+    body = f"dag_id: d\nnodes:\n  - id: t\n    runtime: transform\n    config: {fine}\n"
+    assert load_flow_file(write(tmp_path, body, "fine.yaml")).nodes[0].config
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        ("dag_id: a\ndag_id: b\nnodes: [{id: n, runtime: test.echo}]\n", "flow.yaml", "duplicate key 'dag_id'"),
+        ("dag_id: d\nnodes:\n  - {id: n, runtime: test.echo, config: {value: 1, value: 2}}\n", "f.yaml", "'value'"),
+        ('{"dag_id": "d", "nodes": [], "nodes": [{"id": "n", "runtime": "test.echo"}]}', "f.json", "'nodes'"),
+    ],
+)
+def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path, registry, text, name, expected) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    [line] = problems_of(path, registry).problems
+    assert "duplicate key" in line and expected in line, line
+
+
+def test_yaml_merge_keys_may_still_override(tmp_path, registry) -> None:
+    body = "dag_id: d\ndefaults:\n  <<: {retries: 1, retry_delay_seconds: 1}\n  retries: 3\n"
+    body += "nodes: [{id: n, runtime: test.echo}]\n"
+    assert load_flow_file(write(tmp_path, body), registry=registry).defaults.retries == 3
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("schedule: '@hourlyy'", "flow: key 'schedule': unknown schedule preset '@hourlyy'"),
+        ("schedule: '61 * * * *'", "flow: key 'schedule': not a valid cron expression"),
+        ("schedule: '@daily'\nschedule_assets: ['s3://b/k']", "give either 'schedule' (time) or 'schedule_assets'"),
+        ("schedule_assets: ['airflow://x']", "the scheme 'airflow' is reserved"),
+    ],
+)
+def test_schedules_airflow_would_refuse_later_are_refused_here(tmp_path, registry, line, expected) -> None:
+    body = f"dag_id: d\n{line}\nnodes: [{{id: n, runtime: test.echo, outlets: ['flow://ok']}}]\n"
+    [problem] = problems_of(write(tmp_path, body), registry).problems
+    assert expected in problem, problem
+    for good in ("'*/5 * * * *'", "'@once'", "null"):
+        ok = f"dag_id: d\nschedule: {good}\nnodes: [{{id: n, runtime: test.echo}}]\n"
+        assert load_flow_file(write(tmp_path, ok, "ok.yaml"), registry=registry).dag_id == "d"
