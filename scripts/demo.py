@@ -81,6 +81,23 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
+#: Marks a work folder as the demo's own, so its ``airflow-home/`` and ``data/`` may be wiped on the next run.
+MARKER = ".flow-demo-workdir"
+
+
+def claim_workdir(workdir: Path) -> None:
+    """Refuse to wipe folders this demo did not create: ``--workdir ~`` must not delete ``~/data``."""
+    if workdir != DEMO.resolve() and not (workdir / MARKER).exists():
+        for folder in (workdir / "airflow-home", workdir / "data"):
+            if folder.exists() and any(folder.iterdir()):
+                raise SystemExit(
+                    f"{folder} exists and was not created by this demo (the demo wipes it on every run); "
+                    "pick an empty or new --workdir"
+                )
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("created by scripts/demo.py: airflow-home/ and data/ are wiped on every run\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dag-id", default="flow_orders_hourly", choices=[*sorted(OUTPUTS), "flow_reviews_enrichment"])
@@ -90,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = args.workdir.resolve()
     home, base, log = workdir / "airflow-home", workdir / "data", workdir / "demo.log"
+    claim_workdir(workdir)
     if not args.keep_home:
         shutil.rmtree(home, ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
