@@ -15,7 +15,9 @@ Public API
 ``TimeoutSettings(connect=10, read=30, write=30, pool=10, total=300)``
     Per-phase httpx timeouts plus ``total``: an overall deadline per request *including reading the body*. httpx's
     read timeout is per chunk, so a server trickling one byte a second would otherwise hold the worker forever.
-    The task's own deadline (``ExecutionState.deadline``, from ``execution_timeout``) bounds it further.
+    The task's own deadline (``ExecutionState.deadline``, from ``execution_timeout``) bounds it further. Each
+    phase timeout of a request is clipped to the time left before that deadline, so a server that sends nothing
+    at all is cut off at the deadline too, not only after a full read timeout.
 ``RetrySettings(max_attempts=4, max_elapsed=60, initial_backoff=0.5, max_backoff=10, jitter=0.5)``
     The in-task retry budget (tenacity): exponential backoff with jitter on retryable failures (connect errors,
     timeouts, dropped connections, 408/429/5xx), bounded by attempts and by total time. ``Retry-After`` (seconds
@@ -28,8 +30,9 @@ Public API
     Context manager wrapping one ``httpx.Client`` with the policy above. Thread-safe (the sink sends batches
     from a thread pool through one instance).
 
-    * ``request(method, url, *, params, headers, json, content, data, max_response_bytes, idempotent=True)
-      -> HttpResponse`` — body fully read (bounded), non-2xx raised as :class:`HttpError`, retried per policy.
+    * ``request(method, url, *, params, headers, json, content, data, max_response_bytes) -> HttpResponse`` —
+      body fully read (bounded), non-2xx raised as :class:`HttpError`, retried per policy (every method alike:
+      a sink that must not resend a batch the server already took sets an idempotency key).
     * ``post_json(url, payload, *, headers=None, max_response_bytes=None) -> Any`` — JSON POST with retry,
       returns the parsed JSON body (what an OpenAI-compatible client needs).
     * ``stream(method, url, ...)`` — context manager yielding a :class:`StreamedResponse` whose
@@ -245,6 +248,8 @@ class HttpResponse:
     content: bytes
     url: str
     method: str
+    secrets: tuple[str, ...] = ()
+    """The connection's credential values, scrubbed from error text (a 2xx body may echo a key back)."""
 
     @property
     def text(self) -> str:
@@ -254,11 +259,12 @@ class HttpResponse:
         try:
             return jsonlib.loads(self.content)
         except ValueError as exc:
-            excerpt = self.text[:200]
+            excerpt = redact_text(self.text[:200], self.secrets)
+            safe_url = redact_text(redact_url(self.url), self.secrets)
             raise InvalidResponseError(
-                f"{self.method} {redact_url(self.url)} returned status {self.status_code} but the body is not JSON "
+                f"{self.method} {safe_url} returned status {self.status_code} but the body is not JSON "
                 f"({exc}); body starts with {excerpt!r}",
-                details={"url": redact_url(self.url), "status_code": self.status_code},
+                details={"url": safe_url, "status_code": self.status_code},
             ) from None
 
     @property
@@ -295,7 +301,7 @@ class StreamedResponse:
 
     def iter_bytes(self) -> Iterator[bytes]:
         """Body chunks as they arrive from the network (never buffered up to a size, so deadlines are checked)."""
-        with self._owner._mapped_errors(self.method, self.url):
+        with self._owner._mapped_errors(self.method, self.url, self._deadline):
             for chunk in self._response.iter_bytes():
                 self.bytes_read += len(chunk)
                 self._owner._check_limits(self.method, self.url, self._deadline, self.bytes_read, self._max_bytes)
@@ -373,10 +379,17 @@ class HttpClient:
 
         def attempt() -> HttpResponse:
             deadline = self._request_deadline()
-            with self._open(method, full_url, params, headers, json, content, data) as response:
+            with self._open(method, full_url, params, headers, json, content, data, deadline) as response:
                 streamed = StreamedResponse(self, response, deadline, max_response_bytes)
                 body = streamed.read()
-                return HttpResponse(response.status_code, response.headers, body, str(response.url), method.upper())
+                return HttpResponse(
+                    response.status_code,
+                    response.headers,
+                    body,
+                    str(response.url),
+                    method.upper(),
+                    tuple(self._secrets),
+                )
 
         return self._retrying(attempt, method, full_url)
 
@@ -410,7 +423,7 @@ class HttpClient:
 
         def attempt() -> StreamedResponse:
             deadline = self._request_deadline()
-            cm = self._open(method, full_url, params, headers, json, content, data)
+            cm = self._open(method, full_url, params, headers, json, content, data, deadline)
             response = cm.__enter__()
             holder["cm"] = cm
             return StreamedResponse(self, response, deadline, max_response_bytes)
@@ -442,6 +455,7 @@ class HttpClient:
         json: Any,
         content: bytes | str | None,
         data: Mapping[str, Any] | None,
+        deadline: float | None,
     ) -> Iterator[httpx.Response]:
         """Send one request; yield the open 2xx response, raise HttpError for anything else."""
         if self.state is not None:
@@ -449,16 +463,36 @@ class HttpClient:
         with self._lock:
             self.attempts += 1
         with (
-            self._mapped_errors(method, url),
+            self._mapped_errors(method, url, deadline),
             self._client.stream(
-                method.upper(), url, params=params, headers=headers, json=json, content=content, data=data
+                method.upper(),
+                url,
+                params=params,
+                headers=headers,
+                json=json,
+                content=content,
+                data=data,
+                timeout=self._clipped_timeout(deadline),
             ) as response,
         ):
             if not response.is_success:
-                raise self._http_error(response)
+                raise self._http_error(response, deadline)
             yield response
 
-    def _http_error(self, response: httpx.Response) -> HttpError:
+    def _clipped_timeout(self, deadline: float | None) -> httpx.Timeout:
+        """The phase timeouts, none longer than the time left before ``deadline`` (see the module docstring)."""
+        phases = self.settings.timeout
+        if deadline is None:
+            return phases.to_httpx()
+        left = max(0.001, deadline - time.monotonic())
+        return httpx.Timeout(
+            connect=min(phases.connect, left),
+            read=min(phases.read, left),
+            write=min(phases.write, left),
+            pool=min(phases.pool, left),
+        )
+
+    def _http_error(self, response: httpx.Response, deadline: float | None = None) -> HttpError:
         method = response.request.method
         url = str(response.request.url)
         excerpt = ""
@@ -466,8 +500,8 @@ class HttpClient:
             raw = b""
             for chunk in response.iter_bytes(BODY_EXCERPT_LIMIT + 1):
                 raw += chunk
-                if len(raw) > BODY_EXCERPT_LIMIT:
-                    break
+                if len(raw) > BODY_EXCERPT_LIMIT or (deadline is not None and time.monotonic() > deadline):
+                    break  # the status is what matters: a trickling error body must not hold the worker
             excerpt = redact_text(raw[: BODY_EXCERPT_LIMIT + 1].decode("utf-8", errors="replace"), self._secrets)
         except (httpx.HTTPError, OSError):
             excerpt = "<body unreadable>"
@@ -480,12 +514,14 @@ class HttpClient:
         )
 
     @contextmanager
-    def _mapped_errors(self, method: str, url: str) -> Iterator[None]:
+    def _mapped_errors(self, method: str, url: str, deadline: float | None = None) -> Iterator[None]:
         """Turn httpx's exceptions into flow errors, with secrets scrubbed from their text."""
         safe_url = redact_text(redact_url(url), self._secrets)
         try:
             yield
         except httpx.TimeoutException as exc:
+            if deadline is not None and time.monotonic() >= deadline - 0.01:  # a phase clipped to the deadline
+                raise self._deadline_error(method, safe_url, None) from None
             phase = {
                 httpx.ConnectTimeout: "connect",
                 httpx.ReadTimeout: "read",
@@ -531,15 +567,18 @@ class HttpClient:
                 details={"url": safe_url, "max_response_bytes": max_bytes},
             )
         if deadline is not None and time.monotonic() > deadline:
-            total = self.settings.timeout.total
-            raise FlowTimeoutError(
-                f"{method.upper()} {safe_url}: response not complete within the overall deadline "
-                f"({total}s per request, or the task's execution_timeout) after {bytes_read} bytes; the server is "
-                "sending too slowly",
-                phase="deadline",
-                timeout_seconds=total,
-                details={"url": safe_url, "bytes_read": bytes_read},
-            )
+            raise self._deadline_error(method, safe_url, bytes_read)
+
+    def _deadline_error(self, method: str, safe_url: str, bytes_read: int | None) -> FlowTimeoutError:
+        total = self.settings.timeout.total
+        progress = "before the response started" if bytes_read is None else f"after {bytes_read} bytes"
+        return FlowTimeoutError(
+            f"{method.upper()} {safe_url}: response not complete within the overall deadline "
+            f"({total}s per request, or the task's execution_timeout) {progress}; the server is too slow",
+            phase="deadline",
+            timeout_seconds=total,
+            details={"url": safe_url, "bytes_read": bytes_read or 0},
+        )
 
     def _budget(self) -> float:
         """Seconds of in-task retrying allowed: the retry budget, capped by the task deadline."""

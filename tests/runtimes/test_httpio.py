@@ -200,3 +200,25 @@ def test_redirect_to_another_origin_never_carries_credential_headers(http_server
     assert http_server.hits("/echo") == 1  # localhost (another origin, same server) was never called
     with client(http_server) as c:  # no credential header: following is harmless
         assert c.request("GET", "/away").json()["path"] == "/echo"
+
+
+@pytest.mark.parametrize("where", ["request_total", "task_deadline"])
+def test_silent_server_is_cut_off_at_the_deadline_not_after_the_read_timeout(http_server, where: str) -> None:
+    # The server sends nothing for 3 s; the read timeout (30 s) alone would wait for it.
+    if where == "request_total":
+        timeout = TimeoutSettings(connect=2, read=30, write=2, pool=2, total=0.5)
+        c = client(http_server, timeout=timeout, retry=RetrySettings(max_attempts=1))
+    else:
+        c = HttpClient(HttpSettings(base_url=http_server.url), state=ExecutionState(deadline=time.monotonic() + 0.5))
+    started = time.monotonic()
+    with c, pytest.raises(FlowTimeoutError) as info:
+        c.request("GET", "/slow?delay=3")
+    assert info.value.phase == "deadline" and "before the response started" in str(info.value)
+    assert time.monotonic() - started < 2
+
+
+def test_non_json_success_body_never_echoes_a_secret(http_server) -> None:
+    http_server.add_route("/echo-key", lambda req: (200, {}, b"oops " + req.headers["authorization"].encode()))
+    with client(http_server, bearer_token="s3cr3t-bearer") as c, pytest.raises(InvalidResponseError) as info:
+        c.request("GET", "/echo-key?x=1").json()
+    assert "s3cr3t-bearer" not in str(info.value) and "oops Bearer ***" in str(info.value)
