@@ -7,6 +7,9 @@ Why it looks like this:
   ``max_concurrency * batch_size`` records whatever the input size.
 * Each batch goes through the shared :class:`~airflow_provider_flow.runtimes.httpio.HttpClient` policy (in-task
   retries, ``Retry-After``, timeouts, typed errors).
+* A batch counts as accepted when the API answers 2xx: the reply body is read only to keep the connection
+  reusable, so a large or broken reply after a 2xx neither resends the batch (a duplicate) nor reports it as
+  failed (a lie that makes the user resend it).
 * After the first failed batch no new batch is started; batches already in flight finish. The error then says
   exactly which batches (and record ranges) were accepted and which were not, in its ``details`` and in the log:
   a rerun resends everything, so the user must know what the API already has. With ``idempotency_key_header`` each
@@ -45,16 +48,20 @@ class PartialDeliveryError(FlowError):
         super().__init__(message, details=details, retryable=cause.is_retryable)
 
 
+#: How much of a 2xx reply is drained (to reuse the connection); the rest is dropped with the connection.
+_REPLY_DRAIN_BYTES = 1024 * 1024
+
+
 @dataclass
 class _Batch:
     index: int
     first: int  # offset of the first record in the input
-    records: list[Any]
+    count: int  # records in the batch (only the encoded payload is kept, not the records twice)
     payload: bytes
 
     @property
     def last(self) -> int:
-        return self.first + len(self.records) - 1
+        return self.first + self.count - 1
 
     def describe(self) -> str:
         return f"batch {self.index} (records {self.first}-{self.last})"
@@ -124,7 +131,7 @@ class HttpSinkRuntime:
                     error = future.exception()
                     if error is None:
                         accepted.append(batch)
-                        progress.update(records=len(batch.records), bytes=len(batch.payload), pages=1)
+                        progress.update(records=batch.count, bytes=len(batch.payload), pages=1)
                     elif isinstance(error, FlowError):
                         state.log.error("http.sink: %s failed: %s", batch.describe(), error)
                         failures.append((batch, error))
@@ -134,6 +141,7 @@ class HttpSinkRuntime:
             try:
                 for batch in self._batches(records, config):
                     next_offset = batch.last + 1
+                    collect({f for f in in_flight if f.done()})  # a failure must stop new batches at once
                     while len(in_flight) >= config.max_concurrency:
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                         collect(done)
@@ -151,7 +159,7 @@ class HttpSinkRuntime:
         if failures:
             raise self._failure(config, state, accepted, failures, next_offset, safe_url)
         progress.finish()
-        total = sum(len(b.records) for b in accepted)
+        total = sum(b.count for b in accepted)
         return {
             "accepted_records": total,
             "batches": len(accepted),
@@ -165,10 +173,10 @@ class HttpSinkRuntime:
         for record in records:
             current.append(record)
             if len(current) >= config.batch_size:
-                yield _Batch(index, first, current, HttpSinkRuntime._payload(current, config, first))
+                yield _Batch(index, first, len(current), HttpSinkRuntime._payload(current, config, first))
                 index, first, current = index + 1, first + len(current), []
         if current:
-            yield _Batch(index, first, current, HttpSinkRuntime._payload(current, config, first))
+            yield _Batch(index, first, len(current), HttpSinkRuntime._payload(current, config, first))
 
     @staticmethod
     def _payload(records: list[Any], config: HttpSinkConfig, first: int) -> bytes:
@@ -188,7 +196,19 @@ class HttpSinkRuntime:
         headers = {"Content-Type": "application/json", **(config.headers or {})}
         if config.idempotency_key_header:
             headers[config.idempotency_key_header] = idempotency_key(state, batch.index, batch.payload)
-        client.request(config.method, url, content=batch.payload, headers=headers, max_response_bytes=1024 * 1024)
+        with client.stream(
+            config.method, url, content=batch.payload, headers=headers, max_response_bytes=_REPLY_DRAIN_BYTES
+        ) as reply:  # opening it raised for non-2xx (retried per policy); from here on the batch is accepted
+            try:
+                for _ in reply.iter_bytes():
+                    pass
+            except FlowError as exc:
+                state.log.warning(
+                    "http.sink: %s accepted (HTTP %s); its reply was not read: %s",
+                    batch.describe(),
+                    reply.status_code,
+                    exc,
+                )
 
     @staticmethod
     def _failure(
@@ -199,7 +219,7 @@ class HttpSinkRuntime:
         next_offset: int,
         safe_url: str,
     ) -> FlowError:
-        accepted_records = sum(len(b.records) for b in accepted)
+        accepted_records = sum(b.count for b in accepted)
         failed_batches = [b for b, _ in failures if b is not None]
         first_batch, first_error = min(failures, key=lambda f: f[0].index if f[0] is not None else 1 << 62)
         details: dict[str, Any] = {

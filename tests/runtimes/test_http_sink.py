@@ -139,3 +139,25 @@ def test_partial_delivery_error_pickles_with_its_report(http_server) -> None:
         run(make_state(http_server), records(4), endpoint="/sink/k", batch_size=2, max_concurrency=1)
     clone = pickle.loads(pickle.dumps(info.value))
     assert clone.is_retryable and clone.details["accepted_batches"] == [0] and clone.code == "partial_delivery"
+
+
+def test_a_2xx_batch_is_accepted_once_even_if_its_reply_is_huge_or_cut(http_server) -> None:
+    http_server.add_route("/bigreply", lambda req: (200, {}, b"[" + b" " * (3 * 1024 * 1024) + b"]"))
+    result = run(make_state(http_server), records(4), endpoint="/bigreply", batch_size=2)
+    assert result["accepted_records"] == 4 and http_server.hits("/bigreply") == 2
+    # 200 with half of the announced body, then the socket closes: the API took the batch, so no resend.
+    result = run(make_state(http_server), records(4), endpoint="/drop?size=200000", batch_size=2, max_concurrency=1)
+    assert result["accepted_records"] == 4 and http_server.hits("/drop") == 2
+
+
+def test_no_batch_starts_once_a_failure_is_known(http_server) -> None:
+    http_server.fail_sink("s", ids={0}, status=400)
+
+    def slow_input() -> Any:
+        for record in records(6):
+            yield record
+            time.sleep(0.3)  # batch 0 (one record) has failed long before batch 1 is ready
+
+    with pytest.raises(HttpError):
+        run(make_state(http_server), slow_input(), endpoint="/sink/s", batch_size=1, max_concurrency=4)
+    assert http_server.hits("/sink/s") == 1
