@@ -241,6 +241,15 @@ class HttpSourceRuntime:
 
             if nxt_url is None:
                 return
+            if (nxt_url, nxt_params or None) == (url, params or None):
+                # The API points back at the page just read (an echoed cursor or a self link): the same request
+                # returns the same page, so following it would loop forever or duplicate records.
+                state.log.warning(
+                    "http.source: the next page is the page just fetched (%s); stopping after %d pages",
+                    client.settings.safe_url(str(httpx.URL(nxt_url, params=nxt_params))),
+                    pages,
+                )
+                return
             if config.max_pages is not None and pages >= config.max_pages:
                 message = (
                     f"stopped after max_pages={config.max_pages} pages ({progress.records} records) although the API "

@@ -225,3 +225,21 @@ def test_request_body_and_headers_are_sent(http_server, state) -> None:
 def test_base_path_without_output_path_is_refused(state, tmp_path: Path) -> None:
     with pytest.raises(FlowValidationError, match="only apply with output_path"):
         run(state, endpoint="/cursor/items", base_path=str(tmp_path))
+
+
+def test_a_next_page_that_repeats_the_current_one_stops_the_loop(http_server, state) -> None:
+    http_server.add_route("/echo-cursor", lambda req: (200, {}, b'{"data": [{"id": 1}], "next": "same"}'))
+    records = run(
+        state,
+        endpoint="/echo-cursor",
+        records_path="data",
+        pagination={"type": "cursor", "cursor_path": "next"},
+        max_pages=50,
+    )
+    assert ids(records) == [1, 1] and http_server.hits("/echo-cursor") == 2  # no cursor, then cursor=same
+    assert any("page just fetched" in line for line in state.log.lines)
+    http_server.reset()
+    http_server.add_route(
+        "/self-link", lambda req: (200, {"Link": f'<{http_server.url}/self-link>; rel="next"'}, b"[7]")
+    )
+    assert run(state, endpoint="/self-link", pagination={"type": "link"}, max_pages=50) == [7]
