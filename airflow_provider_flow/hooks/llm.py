@@ -12,7 +12,8 @@ Extra (JSON, optional) reuses the HTTP hook's keys: ``timeout``/``read_timeout``
 other keys become headers. LLM replies are slow, so without a timeout in extra the read timeout is 120 s.
 
 The API key is registered with Airflow's secret masker before anything else happens, so it is ``***`` in task
-logs even if a library echoed it; the settings' ``repr`` never shows it either.
+logs even if a library echoed it; so are credential headers from extra (Azure OpenAI's ``api-key``, an
+``X-API-Key`` gateway header) and a key given as extra ``bearer_token``. The settings' ``repr`` shows none.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_provider_flow.airflow_compat import AirflowNotFoundException
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.http import FlowHttpHook
 from airflow_provider_flow.runtimes.ai_transform import LlmSettings
@@ -71,11 +72,11 @@ class FlowLlmHook(BaseHook):
                 field="llm_conn_id",
                 value=self.llm_conn_id,
             )
-        if conn.password:
-            from airflow.sdk.log import mask_secret
+        from airflow_provider_flow.airflow_compat import mask_secret
 
+        if conn.password:
             mask_secret(conn.password)
-        return self.settings_from(
+        settings = self.settings_from(
             host=conn.host,
             schema=conn.schema,
             port=conn.port,
@@ -83,6 +84,9 @@ class FlowLlmHook(BaseHook):
             extra=dict(conn.extra_dejson or {}),
             where=f"llm connection {self.llm_conn_id!r}",
         )
+        for secret in settings.http_settings().secret_values():
+            mask_secret(secret)
+        return settings
 
     @staticmethod
     def settings_from(
@@ -109,7 +113,7 @@ class FlowLlmHook(BaseHook):
         return replace(
             defaults,
             base_url=http.base_url,
-            api_key=api_key or None,
+            api_key=api_key or http.bearer_token,
             headers=dict(http.headers),
             timeout=timeout,
             retry=http.retry,

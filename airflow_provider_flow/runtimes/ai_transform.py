@@ -40,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_provider_flow.errors import FlowError
 from airflow_provider_flow.models import AiTransformConfig, FileReference
-from airflow_provider_flow.redaction import redact_url
+from airflow_provider_flow.redaction import redact_text, redact_url
 from airflow_provider_flow.runtimes.base import RuntimeResult
 from airflow_provider_flow.runtimes.expressions import compile_template
 from airflow_provider_flow.runtimes.httpio import (
@@ -317,7 +317,7 @@ class _Caller:
         for attempt in range(self.config.max_repair_attempts + 1):
             self.state.check_deadline("ai.transform")
             reply = self.client.post_json("chat/completions", self.payload(conversation))
-            content, reply_usage = self._content(reply, index)
+            content, reply_usage = self._content(reply, index, self.client.settings.secret_values())
             usage.add(reply_usage)
             self.stats.add_usage(reply_usage)
             value, error = self.validate(content)
@@ -343,13 +343,14 @@ class _Caller:
         return Outcome("invalid", error=error, reply_excerpt=_excerpt(content), usage=usage)
 
     @staticmethod
-    def _content(reply: Any, index: int) -> tuple[str | None, Mapping[str, Any] | None]:
+    def _content(reply: Any, index: int, secrets: list[str]) -> tuple[str | None, Mapping[str, Any] | None]:
         try:
             message = reply["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
+            got = redact_text(str(reply)[:200], secrets)  # a misrouted request may get its key echoed back
             raise InvalidResponseError(
                 f"record {index}: the endpoint answered 2xx without choices[0].message; is the connection's host "
-                f"an OpenAI-compatible /v1 base URL? Got: {str(reply)[:200]}"
+                f"an OpenAI-compatible /v1 base URL? Got: {got}"
             ) from None
         usage = reply.get("usage") if isinstance(reply, dict) else None
         content = message.get("content") if isinstance(message, dict) else None

@@ -55,3 +55,17 @@ def test_missing_connection_or_host_is_a_validation_error(monkeypatch: pytest.Mo
     monkeypatch.setenv("AIRFLOW_CONN_LLM_NO_HOST", json.dumps({"conn_type": "flow_llm", "password": "sk-x"}))
     with pytest.raises(FlowValidationError, match="has no Base URL"):
         FlowLlmHook(llm_conn_id="llm_no_host").get_settings()
+
+
+def test_credential_headers_and_extra_bearer_token_are_used_and_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.log import _secrets_masker
+
+    extra = {"api-key": "azure-Hdr-Key-42", "X-Gateway-Token": "gw-Tok-Value-9"}
+    conn = {"conn_type": "flow_llm", "host": "https://llm.example/v1", "password": "sk-main-Key-5", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_LLM_HDR_TEST", json.dumps(conn))
+    s = FlowLlmHook(llm_conn_id="llm_hdr_test").get_settings()
+    assert s.headers == extra
+    masked = _secrets_masker().redact("azure-Hdr-Key-42 gw-Tok-Value-9 sk-main-Key-5")
+    assert "azure-Hdr-Key-42" not in masked and "gw-Tok-Value-9" not in masked and "sk-main-Key-5" not in masked
+    from_extra = FlowLlmHook.settings_from(host="https://h/v1", api_key=None, extra={"bearer_token": "tok-x"})
+    assert from_extra.api_key == "tok-x" and from_extra.http_settings().all_headers()["Authorization"] == "Bearer tok-x"

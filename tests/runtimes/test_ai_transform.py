@@ -271,3 +271,17 @@ def test_json_object_mode_states_the_schema_in_a_system_message(llm_server: Fake
     body = llm_server.requests[0].body
     assert body["response_format"] == {"type": "json_object"}
     assert body["messages"][0]["role"] == "system" and '"shout"' in body["messages"][0]["content"]
+
+
+def test_a_2xx_reply_without_choices_is_explained_without_the_key(http_server) -> None:
+    from airflow_provider_flow.runtimes.httpio import InvalidResponseError
+
+    def not_openai(req: Any) -> tuple[int, dict[str, str], bytes]:
+        return 200, {}, json.dumps({"seen_auth": req.headers.get("authorization")}).encode()
+
+    http_server.add_route("/v1/chat/completions", not_openai)
+    settings = LlmSettings(base_url=http_server.url + "/v1", api_key="sk-echoed-SECRET-99")
+    state = ExecutionState(settings=StaticSettingsProvider(llm={"llm_default": settings}))
+    with pytest.raises(InvalidResponseError, match="without choices") as info:
+        AiTransformRuntime().execute(_config(cache=False), RECORDS[:1], state)
+    assert "sk-echoed-SECRET-99" not in str(info.value) and "Bearer ***" in str(info.value)
