@@ -391,6 +391,15 @@ class TransformOperation(ConfigModel):
     apply: Callable[[Any], Any] | None = Field(default=None, exclude=True)
     """A Python callable (DAG files only; JSON and flow files cannot hold one): record -> record, or None to drop."""
 
+    @field_validator("rename")
+    @classmethod
+    def _distinct_targets(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        targets = list((value or {}).values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"two fields are renamed to {twice[0]!r}; one would silently overwrite the other")
+        return value
+
     @model_validator(mode="after")
     def _one_operation(self) -> TransformOperation:
         chosen = [name for name in TRANSFORM_OPERATIONS if getattr(self, name) is not None]

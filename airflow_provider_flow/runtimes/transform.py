@@ -77,10 +77,16 @@ def _project_stage(field: str, mapping: dict[str, Expression], *, keep_existing:
 
 
 def _rename_stage(field: str, renames: dict[str, str]) -> Stage:
+    """A renamed field replaces a field already called like its new name, whatever the records' key order."""
+
     def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
         for index, record in items:
             obj = _need_object(field, index, record, "rename")
-            yield index, {renames.get(key, key): value for key, value in obj.items()}
+            replaced = {renames[key] for key in obj if key in renames}
+            yield (
+                index,
+                {renames.get(key, key): value for key, value in obj.items() if key in renames or key not in replaced},
+            )
 
     return stage
 

@@ -41,6 +41,15 @@ def test_rename_and_drop() -> None:
     assert out == [{"id": 1, "full_name": "ada", "team": "core"}]
 
 
+def test_rename_onto_an_existing_field_replaces_it_whatever_the_key_order() -> None:
+    records = [{"total": 1, "amount": 2}, {"amount": 2, "total": 1}]
+    assert transform_records(records, [{"rename": {"amount": "total"}}]) == [{"total": 2}, {"total": 2}]
+    swapped = transform_records([{"a": 1, "b": 2}], [{"rename": {"a": "b", "b": "a"}}])
+    assert swapped == [{"b": 1, "a": 2}]
+    with pytest.raises(FlowValidationError, match="two fields are renamed to 'x'"):
+        transform_records([{"a": 1, "c": 2}], [{"rename": {"a": "x", "c": "x"}}])
+
+
 def test_limit_stops_reading_the_input() -> None:
     pulled: list[int] = []
 
