@@ -229,7 +229,8 @@ class HttpSinkRuntime:
             "accepted_batches": sorted(b.index for b in accepted),
             "accepted_record_ranges": _ranges(accepted),
             "failed_batches": [
-                {"batch": b.index, "records": [b.first, b.last], "error": e.to_dict()}
+                # a copy of the details: the first error may receive this very dict below (no cycle, JSON-safe)
+                {"batch": b.index, "records": [b.first, b.last], "error": {**e.to_dict(), "details": dict(e.details)}}
                 for b, e in failures
                 if b is not None
             ],

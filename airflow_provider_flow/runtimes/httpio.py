@@ -52,6 +52,7 @@ import base64
 import email.utils
 import json as jsonlib
 import logging
+import math
 import random
 import threading
 import time
@@ -221,22 +222,30 @@ def _refuse_credential_redirects(settings: HttpSettings) -> Callable[[httpx.Resp
     return check
 
 
+#: Longest ``Retry-After`` taken at face value: ``inf`` or ``1e20`` from a broken API would otherwise overflow the
+#: ``timedelta`` of the Airflow retry delay downstream.
+MAX_RETRY_AFTER = 86400.0
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date); None when absent or invalid."""
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), at most ``MAX_RETRY_AFTER``;
+    None when absent or invalid."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if not math.isfinite(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
 @dataclass
@@ -539,6 +548,12 @@ class HttpClient:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise FlowValidationError(
                 f"invalid URL {safe_url!r}: {redact_text(str(exc), self._secrets)}", field="endpoint", value=safe_url
+            ) from None
+        except httpx.DecodingError as exc:  # e.g. a gzip body that does not inflate: the same bytes next time
+            raise InvalidResponseError(
+                f"{method.upper()} {safe_url}: the response body cannot be decoded "
+                f"({redact_text(str(exc), self._secrets)})",
+                details={"url": safe_url, "method": method.upper()},
             ) from None
         except httpx.TooManyRedirects:
             raise FlowError(

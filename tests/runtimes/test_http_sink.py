@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -91,6 +92,7 @@ def test_client_error_is_not_retryable_and_first_batch_failure_keeps_its_type(ht
     assert info.value.status_code == 400 and not info.value.is_retryable
     assert info.value.details["accepted_records"] == 0
     assert http_server.hits("/sink/q") == 1  # no in-task retry of a 400, no second batch started
+    json.dumps(info.value.to_dict())  # its report is plain JSON (no cycle through its own details)
 
 
 def test_idempotency_keys_are_stable_per_run_and_content(http_server) -> None:
@@ -139,6 +141,7 @@ def test_partial_delivery_error_pickles_with_its_report(http_server) -> None:
         run(make_state(http_server), records(4), endpoint="/sink/k", batch_size=2, max_concurrency=1)
     clone = pickle.loads(pickle.dumps(info.value))
     assert clone.is_retryable and clone.details["accepted_batches"] == [0] and clone.code == "partial_delivery"
+    json.dumps(clone.to_dict())
 
 
 def test_a_2xx_batch_is_accepted_once_even_if_its_reply_is_huge_or_cut(http_server) -> None:

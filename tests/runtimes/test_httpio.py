@@ -173,6 +173,10 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
     assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    # a broken API must not overflow the Airflow retry delay (timedelta) downstream
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+    assert parse_retry_after("1e20") == 86400
+    assert parse_retry_after("Mon, 32 Jan 2024 00:00:00 GMT") is None
 
 
 def test_settings_list_secrets_and_never_print_them() -> None:
@@ -222,3 +226,10 @@ def test_non_json_success_body_never_echoes_a_secret(http_server) -> None:
     with client(http_server, bearer_token="s3cr3t-bearer") as c, pytest.raises(InvalidResponseError) as info:
         c.request("GET", "/echo-key?x=1").json()
     assert "s3cr3t-bearer" not in str(info.value) and "oops Bearer ***" in str(info.value)
+
+
+def test_undecodable_body_is_an_invalid_response_not_retried(http_server) -> None:
+    http_server.add_route("/badgzip", lambda req: (200, {"Content-Encoding": "gzip"}, b"not gzip at all"))
+    with client(http_server) as c, pytest.raises(InvalidResponseError, match="cannot be decoded") as info:
+        c.request("GET", "/badgzip")
+    assert not info.value.is_retryable and http_server.hits("/badgzip") == 1
