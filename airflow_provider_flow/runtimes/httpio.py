@@ -317,16 +317,20 @@ class StreamedResponse:
                 yield chunk
 
     def iter_lines(self) -> Iterator[bytes]:
-        """Complete lines (without the newline); a partial trailing line is yielded at the end."""
-        pending = b""
+        """Complete lines (without the newline); a partial trailing line is yielded at the end.
+
+        Chunks without a newline are collected in a list and joined once, so a line spanning many chunks costs
+        linear time (appending to one bytes object would copy it for every chunk)."""
+        pending: list[bytes] = []
         for chunk in self.iter_bytes():
-            pending += chunk
             if b"\n" not in chunk:
+                pending.append(chunk)
                 continue
-            *lines, pending = pending.split(b"\n")
+            *lines, rest = b"".join([*pending, chunk]).split(b"\n")
+            pending = [rest] if rest else []
             yield from lines
         if pending:
-            yield pending
+            yield b"".join(pending)
 
     def read(self) -> bytes:
         return b"".join(self.iter_bytes())

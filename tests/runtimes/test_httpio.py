@@ -233,3 +233,10 @@ def test_undecodable_body_is_an_invalid_response_not_retried(http_server) -> Non
     with client(http_server) as c, pytest.raises(InvalidResponseError, match="cannot be decoded") as info:
         c.request("GET", "/badgzip")
     assert not info.value.is_retryable and http_server.hits("/badgzip") == 1
+
+
+def test_iter_lines_joins_a_line_spread_over_many_chunks(http_server) -> None:
+    long_line = b'{"pad": "' + b"y" * 3_000_000 + b'"}'
+    http_server.add_route("/longline", lambda req: (200, {}, b"a\n\n" + long_line + b"\nlast"))
+    with client(http_server) as c, c.stream("GET", "/longline") as response:
+        assert list(response.iter_lines()) == [b"a", b"", long_line, b"last"]
