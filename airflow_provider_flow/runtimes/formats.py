@@ -40,13 +40,13 @@ Format rules:
   8601 and Decimal/UUID as strings.
 
 File references are hostile input too: ``data`` may be rendered from ``dag_run.conf`` and XCom entries can be
-edited over the REST API, so a reference's ``path`` is confined again on the reading worker, and its
-``base_path`` (an absolute folder, unlike ``fs_conn_id`` which names this deployment's own configuration) is
-only streamed as is when it lies inside one of the reading node's own bases (``trusted_bases``). Any other
-``base_path`` is hashed in full *before* the first record is handed on and must match the reference's
-``bytes`` and ``sha256`` exactly: an invented reference to ``/etc`` cannot make an HTTP sink or an LLM call send
-a file's lines before the end-of-file check fails (whoever can produce the right hash knows the content
-already). The price is a second read for legitimate references across bases.
+edited over the REST API, so a reference's ``path`` is confined again on the reading worker, and its base (an
+absolute ``base_path``, or any ``fs`` connection of the deployment) is only streamed as is when it lies inside
+one of the reading node's own bases (``trusted_bases``). Any other referenced file is hashed in full *before*
+the first record is handed on and must match the reference's ``bytes`` and ``sha256`` exactly: an invented
+reference to ``/etc`` (or to another team's connection) cannot make an HTTP sink or an LLM call send a file's
+lines before the end-of-file check fails; whoever can produce the right hash knows the content already. The
+price is a second read of references from outside the reader's base (usually from the page cache).
 
 ``append`` re-reads the existing records and writes them before the new ones (CSV keeps its header, a JSON
 array stays one array), all inside the same atomic write, so ``records`` counts the whole file.
@@ -531,6 +531,7 @@ def _check_whole_file(base: str, ref: FileReference) -> None:
     The message shows what the reference claimed, never what was found: the folder is not one this node
     trusts, so its files' sizes and hashes are not for the log.
     """
+    where = f"base_path {ref.base_path!r}" if ref.base_path else f"fs connection {ref.fs_conn_id!r}"
     with open_confined(base, ref.path, operation="read") as raw:
         sha, count = hashlib.sha256(), 0
         try:
@@ -541,9 +542,9 @@ def _check_whole_file(base: str, ref: FileReference) -> None:
             raise file_error(exc, path=ref.path, operation="read") from exc
     if count != ref.bytes or sha.hexdigest() != ref.sha256:
         raise FileError(
-            f"{ref.path!r} under base_path {ref.base_path!r} does not match its file reference (bytes/sha256): "
-            "a reference naming a folder outside this node's own base is only read when it matches exactly. "
-            "Re-run the task that wrote it, or give this node base_path/fs_conn_id covering that folder",
+            f"{ref.path!r} under {where} does not match its file reference (bytes/sha256): "
+            "a reference to a folder outside this node's own base is only read when it matches exactly; re-run "
+            "the task that wrote it, or give this node a base_path/fs_conn_id covering that folder",
             path=ref.path,
             operation="verify",
             retryable=False,
@@ -556,12 +557,12 @@ def iter_reference(
     """Stream a referenced file's records (confined again); with ``verify``, check its size and sha256 at EOF.
 
     A mismatch means the file changed after the upstream task wrote it; the error comes after the last record,
-    which is still before any sink commits, so nothing half-verified is published. A ``base_path`` outside
+    which is still before any sink commits, so nothing half-verified is published. A file outside
     ``trusted_bases`` (the reading node's own real bases) is verified in full first (see the module docstring).
     """
     base = reference_base(ref, state)
     fmt = detect_format(ref.path, ref.format)
-    if ref.base_path and not _inside_any(base, trusted_bases):
+    if not _inside_any(base, trusted_bases):
         _check_whole_file(base, ref)
     with open_confined(base, ref.path, operation="read") as raw:
         hashing = _HashingReader(raw)

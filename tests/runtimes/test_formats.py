@@ -258,6 +258,11 @@ def test_reference_to_a_folder_outside_the_readers_base_is_verified_before_any_r
     # The same check without trusted bases (callers that have none), and for lists of references.
     with pytest.raises(FileError):
         next(input_records([hostile], state))
+    # Naming another fs connection of the deployment instead of a folder gets the same treatment.
+    other_team = ExecutionState(settings=StaticSettingsProvider(base_paths={"fs_other": str(outside)}))
+    by_conn = {key: value for key, value in hostile.items() if key != "base_path"} | {"fs_conn_id": "fs_other"}
+    with pytest.raises(FileError, match="under fs connection 'fs_other' does not match"):
+        next(input_records(by_conn, other_team, trusted_bases=(os.path.realpath(own),)))
     # A genuine reference into another folder still reads (verified in full first).
     genuine = write_records(str(outside), "ok.ndjson", [{"a": 1}], base_path=str(outside))
     assert list(input_records(genuine, state, trusted_bases=(os.path.realpath(own),))) == [{"a": 1}]
