@@ -198,22 +198,32 @@ def build_client(settings: HttpSettings, *, max_connections: int | None = None) 
     )
 
 
+def _secret_header_values(headers: httpx.Headers) -> list[str]:
+    """Values of credential headers actually sent (the connection's and a node's own ``headers``)."""
+    return [v for k, v in headers.items() if is_secret_name(k) and v]
+
+
 def _refuse_credential_redirects(settings: HttpSettings) -> Callable[[httpx.Response], None]:
-    """httpx drops ``Authorization`` on a redirect to another origin but keeps custom headers such as
-    ``X-API-Key``; following such a redirect would hand the key to a foreign host, so it is refused instead."""
-    secret_headers = [
-        k for k, v in settings.headers.items() if is_secret_name(k) and v and k.lower() != "authorization"
-    ]
+    """httpx drops ``Authorization`` and ``Cookie`` on a redirect to another origin but keeps custom headers such
+    as ``X-API-Key``; following such a redirect would hand the key to a foreign host, so it is refused. The headers
+    are read from the request that was sent, so a node's own ``headers`` are covered, not only the connection's."""
 
     def check(response: httpx.Response) -> None:
-        if not (secret_headers and response.is_redirect and settings.follow_redirects):
+        if not (response.is_redirect and settings.follow_redirects):
+            return
+        secret_headers = [
+            k.decode("latin-1")
+            for k, v in response.request.headers.raw
+            if is_secret_name(k.decode("latin-1")) and v and k.lower() not in (b"authorization", b"cookie")
+        ]
+        if not secret_headers:
             return
         target = response.request.url.join(response.headers.get("location", ""))
         source = response.request.url
         if (target.scheme, target.host, target.port) != (source.scheme, source.host, source.port):
             raise FlowError(
                 f"{response.request.method} {settings.safe_url(str(source))} redirects to another origin "
-                f"({settings.safe_url(str(target))}); refusing to send the connection's credential headers "
+                f"({settings.safe_url(str(target))}); refusing to send the credential headers "
                 f"({', '.join(secret_headers)}) there. Call the final URL directly or set follow_redirects=false",
                 details={"status_code": response.status_code},
                 retryable=False,
@@ -515,7 +525,9 @@ class HttpClient:
                 raw += chunk
                 if len(raw) > BODY_EXCERPT_LIMIT or (deadline is not None and time.monotonic() > deadline):
                     break  # the status is what matters: a trickling error body must not hold the worker
-            excerpt = redact_text(raw[: BODY_EXCERPT_LIMIT + 1].decode("utf-8", errors="replace"), self._secrets)
+            # an API may echo any credential it was sent, including one from a node's own ``headers``
+            secrets = [*self._secrets, *_secret_header_values(response.request.headers)]
+            excerpt = redact_text(raw[: BODY_EXCERPT_LIMIT + 1].decode("utf-8", errors="replace"), secrets)
         except (httpx.HTTPError, OSError):
             excerpt = "<body unreadable>"
         return HttpError(

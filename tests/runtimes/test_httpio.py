@@ -240,3 +240,16 @@ def test_iter_lines_joins_a_line_spread_over_many_chunks(http_server) -> None:
     http_server.add_route("/longline", lambda req: (200, {}, b"a\n\n" + long_line + b"\nlast"))
     with client(http_server) as c, c.stream("GET", "/longline") as response:
         assert list(response.iter_lines()) == [b"a", b"", long_line, b"last"]
+
+
+def test_a_nodes_own_credential_headers_are_scrubbed_and_never_redirected(http_server) -> None:
+    http_server.add_route("/keyecho400", lambda req: (400, {}, f"bad key {req.headers['x-api-key']}".encode()))
+    port = http_server.url.rsplit(":", 1)[1]
+    http_server.add_route("/away", lambda req: (302, {"Location": f"http://localhost:{port}/echo"}, b""))
+    with client(http_server) as c:  # the connection has no credential; the node passes its own header
+        with pytest.raises(HttpError) as info:
+            c.request("GET", "/keyecho400", headers={"X-API-Key": "node-K3y-value"})
+        assert "node-K3y-value" not in str(info.value) and "bad key ***" in info.value.body_excerpt
+        with pytest.raises(FlowError, match="redirects to another origin"):
+            c.request("GET", "/away", headers={"X-Auth-Token": "node-T0ken"})
+    assert http_server.hits("/echo") == 0
