@@ -525,21 +525,22 @@ def _inside_any(base: str, trusted_bases: Sequence[str]) -> bool:
     return any(os.path.commonpath([trusted, base]) == trusted for trusted in trusted_bases)
 
 
-def _check_whole_file(base: str, ref: FileReference) -> None:
-    """Hash a referenced file before any record is read from it; refuse it unless it matches exactly.
+def _check_whole_file(raw: BinaryIO, ref: FileReference) -> None:
+    """Hash an opened referenced file before any record is read from it (then rewind); refuse it unless it matches.
 
-    The message shows what the reference claimed, never what was found: the folder is not one this node
-    trusts, so its files' sizes and hashes are not for the log.
+    Same descriptor for the check and the read, so the file cannot be swapped in between. The message shows
+    what the reference claimed, never what was found: the folder is not one this node trusts, so its files'
+    sizes and hashes are not for the log.
     """
     where = f"base_path {ref.base_path!r}" if ref.base_path else f"fs connection {ref.fs_conn_id!r}"
-    with open_confined(base, ref.path, operation="read") as raw:
-        sha, count = hashlib.sha256(), 0
-        try:
-            while chunk := raw.read(1 << 20):
-                sha.update(chunk)
-                count += len(chunk)
-        except OSError as exc:
-            raise file_error(exc, path=ref.path, operation="read") from exc
+    sha, count = hashlib.sha256(), 0
+    try:
+        while chunk := raw.read(1 << 20):
+            sha.update(chunk)
+            count += len(chunk)
+        raw.seek(0)
+    except OSError as exc:
+        raise file_error(exc, path=ref.path, operation="read") from exc
     if count != ref.bytes or sha.hexdigest() != ref.sha256:
         raise FileError(
             f"{ref.path!r} under {where} does not match its file reference (bytes/sha256): "
@@ -562,9 +563,9 @@ def iter_reference(
     """
     base = reference_base(ref, state)
     fmt = detect_format(ref.path, ref.format)
-    if not _inside_any(base, trusted_bases):
-        _check_whole_file(base, ref)
     with open_confined(base, ref.path, operation="read") as raw:
+        if not _inside_any(base, trusted_bases):
+            _check_whole_file(raw, ref)
         hashing = _HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
         yield from _read_os_errors(parse_stream(buffered, fmt, "utf-8", ref.path), ref.path)
