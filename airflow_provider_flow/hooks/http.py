@@ -31,6 +31,7 @@ replaced by ``***`` in task logs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -151,7 +152,7 @@ class FlowHttpHook(BaseHook):
         if port and base_url:
             scheme, _, rest = base_url.partition("://")
             authority, slash, path = rest.partition("/")
-            if ":" not in authority.rsplit("@", 1)[-1]:
+            if not re.search(r":\d+$", authority.rsplit("@", 1)[-1]):  # no port yet ("[::1]" has colons)
                 base_url = f"{scheme}://{authority}:{port}{slash}{path}"
 
         headers: dict[str, str] = {}

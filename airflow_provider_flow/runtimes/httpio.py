@@ -303,7 +303,9 @@ class HttpResponse:
 class StreamedResponse:
     """A 2xx response being read incrementally, under the overall deadline and the size guard."""
 
-    def __init__(self, owner: HttpClient, response: httpx.Response, deadline: float | None, max_bytes: int | None):
+    def __init__(
+        self, owner: HttpClient, response: httpx.Response, deadline: float | None, max_bytes: int | None
+    ) -> None:
         self._owner = owner
         self._response = response
         self._deadline = deadline

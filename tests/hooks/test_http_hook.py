@@ -25,6 +25,8 @@ def settings(**fields: Any) -> Any:
         ("https://api.example.com/v1", None, None, "https://api.example.com/v1"),
         ("https://api.example.com/v1", "http", 9000, "https://api.example.com:9000/v1"),
         ("https://api.example.com:1234", None, 9000, "https://api.example.com:1234"),
+        ("[::1]", "http", 8080, "http://[::1]:8080"),
+        ("http://[::1]:1234/v1", None, 8080, "http://[::1]:1234/v1"),
         (None, None, None, ""),
     ],
 )
