@@ -54,6 +54,7 @@ import json as jsonlib
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -77,6 +78,8 @@ from airflow_provider_flow.redaction import is_secret_name, redact_text, redact_
 from airflow_provider_flow.runtimes.state import ExecutionState, LoggerLike
 
 log = logging.getLogger(__name__)
+
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 #: Default guard on one response body (bytes). Large data should be paginated or streamed to a file.
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -161,8 +164,10 @@ class HttpSettings:
         return redact_text(redact_url(url), self.secret_values())
 
     def url_for(self, endpoint: str) -> str:
-        """``base_url`` joined with ``endpoint``; an absolute ``endpoint`` (next-page links) is used as is."""
-        if "://" in endpoint:
+        """``base_url`` joined with ``endpoint``; an absolute ``endpoint`` (next-page links) is used as is.
+
+        Absolute means *starting* with a scheme: ``/search?next=https://x`` is a relative endpoint."""
+        if _ABSOLUTE_URL.match(endpoint):
             return endpoint
         if not self.base_url:
             raise FlowValidationError(

@@ -190,6 +190,7 @@ def test_settings_list_secrets_and_never_print_them() -> None:
     assert not any(s in repr(settings) for s in settings.secret_values())
     assert HttpSettings(base_url="http://h/v1/").url_for("/items") == "http://h/v1/items"
     assert HttpSettings(base_url="http://h").url_for("http://other/x") == "http://other/x"
+    assert HttpSettings(base_url="http://h").url_for("/go?next=https://x/y") == "http://h/go?next=https://x/y"
 
 
 def test_redirect_to_another_origin_never_carries_credential_headers(http_server) -> None:
