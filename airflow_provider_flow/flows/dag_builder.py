@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -169,8 +168,3 @@ def load_flows(
         for problem in errors:
             log.error("Skipping invalid flow file: %s", problem.message)
     return dags
-
-
-def flow_summary(dags: Mapping[str, DAG]) -> str:
-    """A one-line description of what a loader built, for logs."""
-    return ", ".join(f"{dag_id} ({len(dag.task_ids)} tasks)" for dag_id, dag in sorted(dags.items())) or "no flows"

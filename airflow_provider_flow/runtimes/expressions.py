@@ -74,10 +74,6 @@ _INTERPRETER = jp_visitor.TreeInterpreter(_OPTIONS)
 Evaluator = Callable[[Any], Any]
 
 
-def _is_false(value: Any) -> bool:
-    return value is None or value is False or (isinstance(value, (str, list, dict)) and not value)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -133,7 +129,7 @@ def _closure(node: Mapping[str, Any]) -> Evaluator | None:
 
         def both(v: Any) -> Any:
             matched = first(v)
-            return matched if _is_false(matched) else second(v)
+            return second(v) if is_truthy(matched) else matched
 
         return both
     if kind == "or_expression" and len(subs) == 2:
@@ -141,7 +137,7 @@ def _closure(node: Mapping[str, Any]) -> Evaluator | None:
 
         def either(v: Any) -> Any:
             matched = first(v)
-            return second(v) if _is_false(matched) else matched
+            return matched if is_truthy(matched) else second(v)
 
         return either
     if kind == "not_expression" and len(subs) == 1:

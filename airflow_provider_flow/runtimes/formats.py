@@ -207,7 +207,7 @@ class RecordWriter:
             if self.mode == "append":
                 self._copy_existing()
         except BaseException:
-            self._stack.__exit__(*_exc_info())
+            self._stack.__exit__(*sys.exc_info())
             raise
         return self
 
@@ -220,7 +220,7 @@ class RecordWriter:
                     self._emit("\n]\n" if self.records else "]\n")
                 self._flush()
             except BaseException:
-                if not self._stack.__exit__(*_exc_info()):
+                if not self._stack.__exit__(*sys.exc_info()):
                     raise
                 return None
         result = self._stack.__exit__(exc_type, exc, tb)
@@ -364,10 +364,6 @@ class RecordWriter:
             bytes=written.bytes,
             sha256=written.sha256,
         )
-
-
-def _exc_info() -> tuple[Any, Any, Any]:
-    return sys.exc_info()
 
 
 def write_records(
