@@ -572,6 +572,13 @@ class HttpClient:
             raise FlowValidationError(
                 f"invalid URL {safe_url!r}: {redact_text(str(exc), self._secrets)}", field="endpoint", value=safe_url
             ) from None
+        except UnicodeEncodeError as exc:  # httpx encodes header values as ASCII while building the request
+            raise FlowValidationError(
+                f"{method.upper()} {safe_url}: a header value is not ASCII ({exc.reason} at position {exc.start}); "
+                "HTTP headers carry ASCII only: percent-encode the value or send it in the body",
+                field="headers",
+                value=None,
+            ) from None
         except httpx.DecodingError as exc:  # e.g. a gzip body that does not inflate: the same bytes next time
             raise InvalidResponseError(
                 f"{method.upper()} {safe_url}: the response body cannot be decoded "

@@ -10,7 +10,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from airflow_provider_flow.errors import FlowConnectionError, FlowError, FlowTimeoutError, HttpError
+from airflow_provider_flow.errors import (
+    FlowConnectionError,
+    FlowError,
+    FlowTimeoutError,
+    FlowValidationError,
+    HttpError,
+)
 from airflow_provider_flow.runtimes.httpio import (
     HttpClient,
     HttpSettings,
@@ -254,3 +260,9 @@ def test_a_nodes_own_credential_headers_are_scrubbed_and_never_redirected(http_s
         with pytest.raises(FlowError, match="redirects to another origin"):
             c.request("GET", "/away", headers={"X-Auth-Token": "node-T0ken"})
     assert http_server.hits("/echo") == 0
+
+
+def test_non_ascii_header_value_is_a_validation_error_not_retried(http_server) -> None:
+    with client(http_server) as c, pytest.raises(FlowValidationError, match="not ASCII") as info:
+        c.request("GET", "/echo", headers={"X-Name": "Zoë"})
+    assert info.value.field == "headers" and http_server.hits("/echo") == 0
