@@ -423,6 +423,7 @@ def parse_stream(stream: BinaryIO, format: str, encoding: str, name: str) -> Ite
                     ) from None
         elif format == "csv":
             reader = csv.DictReader(text, restval="")
+            _check_csv_header(reader, name)
             for row in reader:
                 if None in row:
                     raise FlowValidationError(
@@ -439,8 +440,28 @@ def parse_stream(stream: BinaryIO, format: str, encoding: str, name: str) -> Ite
             detect_format(name, format)  # raises with the list of formats
     except UnicodeDecodeError as exc:
         raise _decode_error(exc, name, encoding) from None
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit(): a broken file, not a retryable failure
+        raise FlowValidationError(
+            f"{name!r} is not readable as CSV ({exc}); fix the file or set format", field="path", value=name
+        ) from None
+    except RecursionError:
+        raise FlowValidationError(
+            f"{name!r} nests JSON arrays/objects too deeply to parse; flatten the data", field="path", value=name
+        ) from None
     finally:
         text.detach()
+
+
+def _check_csv_header(reader: csv.DictReader[str], name: str) -> None:
+    """A column named twice would silently keep only the last cell of each row."""
+    fields = reader.fieldnames or []
+    twice = sorted({f for f in fields if fields.count(f) > 1})
+    if twice:
+        raise FlowValidationError(
+            f"{name!r} has the column {twice[0]!r} more than once in its header; rename one so no cell is lost",
+            field="path",
+            value=name,
+        )
 
 
 def _parse_json(text: io.TextIOWrapper, name: str) -> Iterator[Any]:

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +285,22 @@ def test_text_refuses_a_line_break_inside_a_record(base: str, line: str) -> None
     assert not Path(base, "lines.txt").exists()
     ref = write_records(base, "lines.txt", ["fine", {"multi": line}])  # non-strings are JSON: breaks escaped
     assert ref.records == len(list(iter_records(base, "lines.txt"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("dup.csv", "a,b,a\n1,2,3\n", "has the column 'a' more than once"),  # DictReader kept only the last 'a'
+        ("cell.csv", 'a\n"' + "x" * 200_000 + '"\n', "is not readable as CSV (field larger than field limit"),
+        ("deep.ndjson", "[" * 100_000 + "]" * 100_000 + "\n", "nests JSON arrays/objects too deeply"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nests JSON arrays/objects too deeply"),
+    ],
+)
+def test_unparseable_files_are_validation_errors_naming_the_file(
+    base: str, name: str, content: str, message: str
+) -> None:
+    """Not a raw csv.Error/RecursionError: those would not name the file, and Airflow would retry them."""
+    Path(base, name).write_text(content)
+    with pytest.raises(FlowValidationError, match=re.escape(message)) as info:
+        list(iter_records(base, name))
+    assert info.value.field == "path" and name in str(info.value) and not info.value.is_retryable
