@@ -21,7 +21,7 @@ Extra keys this hook understands (all optional):
 ``verify`` / ``verify_ssl``  ``false`` to skip TLS verification, or a CA bundle path
 ``max_retries``             in-task attempts per request (1 = no in-task retry); default 4
 ``retry_max_elapsed``       seconds of in-task retrying per request; default 60
-``follow_redirects``        default true
+``follow_redirects``        default true (HttpHook's ``allow_redirects`` is read too)
 ==========================  ================================================================================
 
 Every secret (password, bearer token, values of credential headers such as ``Authorization``, ``X-API-Key``,
@@ -209,7 +209,8 @@ class FlowHttpHook(BaseHook):
         if extra.get("retry_max_elapsed") is not None:
             retry = replace(retry, max_elapsed=_to_float(extra["retry_max_elapsed"], "retry_max_elapsed"))
 
-        follow = _to_bool(extra.get("follow_redirects", True), "follow_redirects")
+        # HttpHook's own key is allow_redirects: an existing connection that turned redirects off keeps them off
+        follow = _to_bool(extra.get("follow_redirects", extra.get("allow_redirects", True)), "follow_redirects")
         return HttpSettings(
             base_url=base_url,
             headers=headers,

@@ -66,6 +66,8 @@ def test_per_phase_timeouts_retry_and_ca_bundle() -> None:
     )
     assert (s.timeout.connect, s.timeout.read, s.timeout.total) == (2, 30, 60)
     assert s.verify == "/etc/ssl/ca.pem" and s.retry.max_attempts == 1 and s.retry.max_elapsed == 10
+    assert s.follow_redirects is True
+    assert settings(host="h", extra={"allow_redirects": False}).follow_redirects is False  # HttpHook's key
 
 
 @pytest.mark.parametrize(
