@@ -333,7 +333,10 @@ def _check_graph(spec: FlowSpec) -> list[str]:
         seen.add(node.id)
     known = ", ".join(n.id for n in spec.nodes)
     for node in spec.nodes:
-        for up in node.upstream:
+        repeated = sorted({up for up in node.upstream if node.upstream.count(up) > 1})
+        if repeated:  # [a, a] would hand the node {a: output} instead of a's output
+            problems.append(f"node {node.id!r}: key 'upstream': {repeated[0]!r} is listed more than once")
+        for up in dict.fromkeys(node.upstream):
             if up == node.id:
                 problems.append(f"node {node.id!r}: key 'upstream': a node cannot be its own upstream")
             elif up not in seen:

@@ -100,6 +100,12 @@ def test_cycle_is_shown_as_a_path(tmp_path, registry) -> None:
     assert line == "node 'a': key 'upstream': dependency cycle a -> c -> b -> a; a flow must be acyclic"
 
 
+def test_an_upstream_listed_twice_is_rejected(tmp_path, registry) -> None:
+    body = "dag_id: d\nnodes:\n  - {id: a, runtime: test.echo}\n  - {id: b, runtime: test.echo, upstream: [a, a]}\n"
+    [line] = problems_of(write(tmp_path, body), registry).problems
+    assert line == "node 'b': key 'upstream': 'a' is listed more than once"
+
+
 def test_duplicate_ids(tmp_path, registry) -> None:
     body = "dag_id: d\nnodes:\n  - {id: a, runtime: test.echo}\n  - {id: a, runtime: test.fail, config: {kind: http}}\n"
     [line] = problems_of(write(tmp_path, body), registry).problems
