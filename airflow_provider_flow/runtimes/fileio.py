@@ -48,7 +48,7 @@ import hashlib
 import os
 import stat
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
@@ -355,6 +355,16 @@ def _match_parts(names: Sequence[str], patterns: Sequence[str]) -> bool:
     return fnmatch.fnmatchcase(name, head) and _match_parts(names[1:], rest)
 
 
+def _unreadable_folder(base: str, pattern: str) -> Callable[[OSError], None]:
+    """``os.walk`` skips folders it cannot list; a glob that silently misses files would lose data downstream."""
+
+    def onerror(exc: OSError) -> None:
+        if exc.errno != errno.ENOENT:  # a folder that is not there (yet) holds no matches
+            raise file_error(exc, path=str(exc.filename or base), operation="glob", pattern=pattern) from exc
+
+    return onerror
+
+
 def glob_confined(base: str, pattern: str) -> list[str]:
     """Relative paths of the files under ``base`` matching ``pattern`` (``**`` spans folders), sorted.
 
@@ -373,7 +383,7 @@ def glob_confined(base: str, pattern: str) -> list[str]:
     if fixed and os.path.commonpath([base, os.path.realpath(start)]) != base:
         raise _refuse(pattern, base, f"folder {start!r} resolves outside through a symlink", "glob")
     max_depth = None if recursive else len(parts) - len(fixed)
-    for root, dirs, files in os.walk(start, followlinks=False, onerror=None):
+    for root, dirs, files in os.walk(start, followlinks=False, onerror=_unreadable_folder(base, pattern)):
         rel_root = os.path.relpath(root, base)
         depth = 0 if root == start else len(os.path.relpath(root, start).split(os.sep))
         if max_depth is not None and depth >= max_depth - 1:

@@ -381,3 +381,40 @@ def test_open_append_is_confined_and_appends_in_place(layout: tuple[str, Path]) 
     os.mkfifo(Path(base, "fifo.ndjson"))
     with pytest.raises(FileError, match="not a regular file"):
         open_append(base, "fifo.ndjson")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_glob_fails_on_a_folder_it_cannot_list_instead_of_missing_its_files() -> None:
+    """os.walk skips unreadable folders silently: a file.source glob would hand on part of the data as all of it."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's tmp_path sits in a 0700 folder 'nobody' cannot enter
+    try:
+        base.chmod(0o755)
+        (base / "open").mkdir(mode=0o755)
+        (base / "open" / "a.csv").write_text("x")
+        (base / "locked").mkdir(mode=0o700)  # root-owned: 'nobody' cannot list it
+        (base / "locked" / "b.csv").write_text("x")
+        code = (
+            "from airflow_provider_flow.errors import FileError\n"
+            "from airflow_provider_flow.runtimes.fileio import glob_confined\n"
+            "import os; os.setgid(65534); os.setuid(65534)\n"
+            "try:\n"
+            f"    print(glob_confined({str(os.path.realpath(base))!r}, '**/*.csv'))\n"
+            "except FileError as e:\n"
+            "    print(e.details['errno'], e.operation, e.is_retryable, e.path.endswith('locked'))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            timeout=60,
+        )
+        assert result.stdout.split() == ["EACCES", "glob", "False", "True"], result.stdout + result.stderr
+    finally:
+        shutil.rmtree(base)
