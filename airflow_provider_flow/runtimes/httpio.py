@@ -55,7 +55,6 @@ import logging
 import math
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -374,9 +373,6 @@ class HttpClient:
         self.log: LoggerLike = logger or (state.log if state is not None else log)
         self._secrets = settings.secret_values()
         self._client = build_client(settings, max_connections=max_connections)
-        self._lock = threading.Lock()
-        self.attempts = 0
-        """Requests sent, retries included (for logs and tests)."""
 
     def __enter__(self) -> HttpClient:
         return self
@@ -490,8 +486,6 @@ class HttpClient:
         """Send one request; yield the open 2xx response, raise HttpError for anything else."""
         if self.state is not None:
             self.state.check_deadline(f"{method.upper()} {redact_url(url)}")
-        with self._lock:
-            self.attempts += 1
         with (
             self._mapped_errors(method, url, deadline),
             self._client.stream(
