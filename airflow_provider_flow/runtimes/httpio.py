@@ -198,7 +198,7 @@ def build_client(settings: HttpSettings, *, max_connections: int | None = None) 
         verify=settings.verify,
         follow_redirects=settings.follow_redirects,
         limits=limits,
-        event_hooks={"response": [_refuse_credential_redirects(settings)]},
+        event_hooks={"response": [_refuse_credential_redirects(settings), _refuse_body_dropping_redirects(settings)]},
     )
 
 
@@ -232,6 +232,28 @@ def _refuse_credential_redirects(settings: HttpSettings) -> Callable[[httpx.Resp
                 details={"status_code": response.status_code},
                 retryable=False,
             )
+
+    return check
+
+
+def _refuse_body_dropping_redirects(settings: HttpSettings) -> Callable[[httpx.Response], None]:
+    """Following a 301/302/303 turns a POST/PUT/PATCH into a bodiless GET (browser rules, which httpx applies):
+    a sink would then take the GET's 2xx as "batch accepted" although the batch was never delivered."""
+
+    def check(response: httpx.Response) -> None:
+        method = response.request.method
+        if not (response.is_redirect and settings.follow_redirects and response.status_code in (301, 302, 303)):
+            return
+        if method in ("GET", "HEAD"):
+            return
+        target = response.request.url.join(response.headers.get("location", ""))
+        raise FlowError(
+            f"{method} {settings.safe_url(str(response.request.url))} answered {response.status_code} to "
+            f"{settings.safe_url(str(target))}; following it would resend the request as a GET without its body. "
+            "Use the final URL as the endpoint",
+            details={"status_code": response.status_code, "location": settings.safe_url(str(target))},
+            retryable=False,
+        )
 
     return check
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_flow.errors import FlowValidationError, HttpError
+from airflow_provider_flow.errors import FlowError, FlowValidationError, HttpError
 from airflow_provider_flow.models import HttpSinkConfig, validate_config
 from airflow_provider_flow.runtimes.formats import write_records
 from airflow_provider_flow.runtimes.http_sink import HttpSinkRuntime, PartialDeliveryError
@@ -164,3 +164,11 @@ def test_no_batch_starts_once_a_failure_is_known(http_server) -> None:
     with pytest.raises(HttpError):
         run(make_state(http_server), slow_input(), endpoint="/sink/s", batch_size=1, max_concurrency=4)
     assert http_server.hits("/sink/s") == 1
+
+
+def test_a_redirect_that_would_drop_the_body_is_a_failure_not_an_acceptance(http_server) -> None:
+    http_server.add_route("/moved", lambda req: (301, {"Location": "/echo"}, b""))
+    with pytest.raises(FlowError, match="resend the request as a GET without its body") as info:
+        run(make_state(http_server), records(3), endpoint="/moved")
+    assert not info.value.is_retryable and info.value.details["accepted_records"] == 0
+    assert http_server.hits("/echo") == 0
