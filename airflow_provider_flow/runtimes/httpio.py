@@ -237,15 +237,15 @@ def _refuse_credential_redirects(settings: HttpSettings) -> Callable[[httpx.Resp
 
 
 def _refuse_body_dropping_redirects(settings: HttpSettings) -> Callable[[httpx.Response], None]:
-    """Following a 301/302/303 turns a POST/PUT/PATCH into a bodiless GET (browser rules, which httpx applies):
-    a sink would then take the GET's 2xx as "batch accepted" although the batch was never delivered."""
+    """httpx follows browser rules: a 302/303 turns any method but HEAD into a bodiless GET, and so does a 301
+    for POST. A sink would then take the GET's 2xx as "batch accepted" although the batch was never delivered."""
 
     def check(response: httpx.Response) -> None:
         method = response.request.method
-        if not (response.is_redirect and settings.follow_redirects and response.status_code in (301, 302, 303)):
+        if not (response.is_redirect and settings.follow_redirects) or method in ("GET", "HEAD"):
             return
-        if method in ("GET", "HEAD"):
-            return
+        if not (response.status_code in (302, 303) or (response.status_code == 301 and method == "POST")):
+            return  # 307/308 (and a 301 of PUT/PATCH/DELETE) resend the same method with the same body
         target = response.request.url.join(response.headers.get("location", ""))
         raise FlowError(
             f"{method} {settings.safe_url(str(response.request.url))} answered {response.status_code} to "

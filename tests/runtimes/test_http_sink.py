@@ -172,3 +172,6 @@ def test_a_redirect_that_would_drop_the_body_is_a_failure_not_an_acceptance(http
         run(make_state(http_server), records(3), endpoint="/moved")
     assert not info.value.is_retryable and info.value.details["accepted_records"] == 0
     assert http_server.hits("/echo") == 0
+    http_server.add_route("/moved-put", lambda req: (301, {"Location": "/sink/put"}, b""))  # PUT keeps its body
+    assert run(make_state(http_server), records(3), endpoint="/moved-put", method="PUT")["accepted_records"] == 3
+    assert [len(b.records) for b in http_server.sink_batches("put")] == [3]
