@@ -659,6 +659,7 @@ class HttpClient:
 
     def _retrying(self, fn: Callable[[], Any], method: str, url: str) -> Any:
         budget = self._budget()
+        started = time.monotonic()
         safe_url = redact_text(redact_url(url), self._secrets)
 
         def before_sleep(retry_state: tenacity.RetryCallState) -> None:
@@ -685,14 +686,15 @@ class HttpClient:
         except FlowError as err:
             if err.is_retryable:
                 retry_after = getattr(err, "retry_after", None)
-                if retry_after is not None and retry_after > budget:
+                left = max(0.0, budget - (time.monotonic() - started))  # what stop_before_delay compared against
+                if retry_after is not None and retry_after > left:
                     self.log.warning(
-                        "%s %s: server asked to retry after %.0fs, beyond the in-task retry budget (%.0fs); "
-                        "handing over to an Airflow retry",
+                        "%s %s: server asked to retry after %.1fs, more than the %.1fs left of the in-task retry "
+                        "budget; handing over to an Airflow retry",
                         method.upper(),
                         safe_url,
                         retry_after,
-                        budget,
+                        left,
                     )
                 err.details.setdefault("in_task_attempts", retrying.statistics.get("attempt_number"))
             raise

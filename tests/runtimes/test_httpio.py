@@ -266,3 +266,19 @@ def test_non_ascii_header_value_is_a_validation_error_not_retried(http_server) -
     with client(http_server) as c, pytest.raises(FlowValidationError, match="not ASCII") as info:
         c.request("GET", "/echo", headers={"X-Name": "Zoë"})
     assert info.value.field == "headers" and http_server.hits("/echo") == 0
+
+
+def test_retry_after_beyond_what_is_left_of_the_budget_is_logged_as_a_handover(http_server) -> None:
+    lines: list[str] = []
+
+    class Log:
+        def warning(self, msg: str, *args: object) -> None:
+            lines.append(msg % args)
+
+        debug = info = error = exception = warning
+
+    settings = HttpSettings(base_url=http_server.url, retry=RetrySettings(max_attempts=5, max_elapsed=1.5))
+    with HttpClient(settings, logger=Log()) as c, pytest.raises(HttpError) as info:  # type: ignore[arg-type]
+        c.request("GET", "/ratelimit/left?retry_after=1&fail=5")  # waits 1 s once, then 1 s > the 0.5 s left
+    assert info.value.retry_after == 1 and http_server.hits("/ratelimit/left") == 2
+    assert any("handing over to an Airflow retry" in line for line in lines)
