@@ -477,7 +477,14 @@ class AiTransformRuntime:
         key = caller.cache_key(messages)
         if cache is not None:
             hit = cache.get(key)
-            if hit is not None and (hit["status"] == "ok" or caller.config.on_invalid != "fail"):
+            if hit is not None and (
+                hit["status"] == "ok"
+                # an invalid reply is final only for as many repairs as it got: raising the bound asks again
+                or (
+                    caller.config.on_invalid != "fail"
+                    and int(hit.get("max_repair_attempts") or 0) >= caller.config.max_repair_attempts
+                )
+            ):
                 caller.stats.add_cached(int(hit.get("total_tokens") or 0))
                 return Outcome(
                     hit["status"],
@@ -497,6 +504,7 @@ class AiTransformRuntime:
                     "error": outcome.error,
                     "reply_excerpt": outcome.reply_excerpt,
                     "total_tokens": outcome.usage.total_tokens,
+                    "max_repair_attempts": caller.config.max_repair_attempts,
                 }
             )
         return outcome

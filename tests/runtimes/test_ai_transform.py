@@ -285,3 +285,14 @@ def test_a_2xx_reply_without_choices_is_explained_without_the_key(http_server) -
     with pytest.raises(InvalidResponseError, match="without choices") as info:
         AiTransformRuntime().execute(_config(cache=False), RECORDS[:1], state)
     assert "sk-echoed-SECRET-99" not in str(info.value) and "Bearer ***" in str(info.value)
+
+
+def test_cached_invalid_reply_is_asked_again_when_more_repairs_are_allowed(llm_server: FakeLlmServer, tmp_path) -> None:
+    llm_server.inject("3", "invalid_json", times=1)
+    first = _run(llm_server, RECORDS[:4], base_path=str(tmp_path), on_invalid="keep", max_repair_attempts=0)
+    assert "_ai_error" in first[3]
+    again = _run(llm_server, RECORDS[:4], base_path=str(tmp_path), on_invalid="keep", max_repair_attempts=0)
+    assert "_ai_error" in again[3] and llm_server.requests_for("3") == 1  # same bound: the cached outcome stands
+    more = _run(llm_server, RECORDS[:4], base_path=str(tmp_path), on_invalid="keep", max_repair_attempts=1)
+    assert more[3]["words"] == 7 and llm_server.requests_for("3") == 2
+    assert len(llm_server.requests) == 5  # records 0-2 came from the cache every time
