@@ -296,6 +296,10 @@ class HttpResponse:
     secrets: tuple[str, ...] = ()
     """The connection's credential values, scrubbed from error text (a 2xx body may echo a key back)."""
 
+    def __repr__(self) -> str:  # no body (megabytes, maybe an echoed key), no secrets, no secret query values
+        safe_url = redact_text(redact_url(self.url), self.secrets)
+        return f"HttpResponse({self.status_code} {self.method} {safe_url}, {len(self.content)} bytes)"
+
     @property
     def text(self) -> str:
         return self.content.decode("utf-8", errors="replace")

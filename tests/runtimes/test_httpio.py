@@ -233,6 +233,9 @@ def test_non_json_success_body_never_echoes_a_secret(http_server) -> None:
     with client(http_server, bearer_token="s3cr3t-bearer") as c, pytest.raises(InvalidResponseError) as info:
         c.request("GET", "/echo-key?x=1").json()
     assert "s3cr3t-bearer" not in str(info.value) and "oops Bearer ***" in str(info.value)
+    with client(http_server, bearer_token="s3cr3t-bearer") as c:
+        shown = repr(c.request("GET", "/echo-key?api_key=qs-K3y"))
+    assert "s3cr3t-bearer" not in shown and "qs-K3y" not in shown and "/echo-key" in shown
 
 
 def test_undecodable_body_is_an_invalid_response_not_retried(http_server) -> None:
