@@ -305,6 +305,13 @@ class RecordWriter:
             )
         buf, out = self._csv_buf, self._csv_out
         if self._csv_fields is None:
+            if not record:  # a header without columns: every row would be blank and read back as no record
+                raise FlowValidationError(
+                    f"record {index} is an empty object, so the CSV would have no columns; give the first record "
+                    "every column (None for empty), or use format 'ndjson'",
+                    field=f"data[{index}]",
+                    value="{}",
+                )
             self._csv_fields = [str(k) for k in record]
             self._csv_set = frozenset(self._csv_fields)
             out.writerow(self._csv_fields)

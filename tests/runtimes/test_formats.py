@@ -304,3 +304,12 @@ def test_unparseable_files_are_validation_errors_naming_the_file(
     with pytest.raises(FlowValidationError, match=re.escape(message)) as info:
         list(iter_records(base, name))
     assert info.value.field == "path" and name in str(info.value) and not info.value.is_retryable
+
+
+def test_csv_refuses_a_first_record_without_columns(base: str) -> None:
+    """A header of no columns makes every row blank: the file would read back as no records at all."""
+    with pytest.raises(FlowValidationError, match="empty object") as info:
+        write_records(base, "e.csv", [{}, {}])
+    assert info.value.field == "data[0]" and not Path(base, "e.csv").exists()
+    ref = write_records(base, "e.csv", [{"a": None}, {}])  # later empty records are rows of empty cells
+    assert ref.records == len(list(iter_records(base, "e.csv"))) == 2
