@@ -35,6 +35,17 @@ from airflow_provider_flow.errors import FlowValidationError
 #: Longest accepted expression: a guard against pasted payloads, far above any real expression.
 MAX_EXPRESSION_LENGTH = 4000
 
+#: Largest accepted growth factor of an expression's result over its input (see :func:`_expansion`).
+MAX_EXPANSION = 1000
+
+#: Node types whose right child runs on the left child's result, so their growth factors multiply.
+_CHAINED = frozenset(
+    {"subexpression", "pipe", "projection", "value_projection", "filter_projection", "index_expression"}
+)
+
+#: Functions that insert one of their arguments (by position) between the characters or items of another.
+_INSERTING = {"replace": 2, "join": 0}
+
 #: Errors a pure expression can raise while evaluating against one record (jmespath 1.x raises a plain
 #: TypeError for e.g. ``'a' > `1```).
 _EVALUATION_ERRORS = (JMESPathError, TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError)
@@ -157,6 +168,42 @@ def _closure(node: Mapping[str, Any]) -> Evaluator | None:
     return None
 
 
+def _expansion(node: Any) -> int:
+    """An upper bound on how many times larger than the record an expression's result can be.
+
+    JMESPath cannot loop, but ``@ | [@,@] | [@,@] | ...`` doubles the result with every 8 characters (2^30
+    copies of the record from a 240-character expression, serialized when the record is written), and nested
+    ``replace`` calls multiply a string the same way. Expressions can come from trigger-time params, so such
+    growth is refused when compiling instead of exhausting a worker's memory. Legitimate reshaping stays far
+    below the bound: a multi-select adds its parts up; only chaining one into another multiplies.
+    """
+    if not isinstance(node, Mapping):
+        return 1  # slice bounds and other plain values
+    kind = node.get("type")
+    children = [_expansion(child) for child in node.get("children", ())]
+    if kind in ("multi_select_list", "multi_select_dict"):
+        return max(1, sum(children))
+    if kind in _CHAINED:
+        left, right = [*children, 1, 1][:2]  # filter_projection's comparator only decides, it adds nothing
+        return left * right
+    if kind in ("and_expression", "or_expression"):
+        return max(children, default=1)
+    if kind == "function_expression":
+        factor = 1
+        for child in children:
+            factor *= child
+        # Text inserted between characters or items: replace(s, '', new), join(glue, split(s, ''))
+        inserted = _INSERTING.get(str(node.get("value")))
+        args = node.get("children", ())
+        if inserted is not None and len(args) > inserted and isinstance(args[inserted], Mapping):
+            text = args[inserted].get("value") if args[inserted].get("type") == "literal" else None
+            factor *= len(text) + 1 if isinstance(text, str) else 1
+        return factor
+    if kind in ("comparator", "not_expression", "literal", "field", "current", "identity", "index", "slice"):
+        return 1
+    return max(children, default=1)  # key_val_pair, flatten, expref: as large as what they wrap
+
+
 def _shorten(value: Any, limit: int = 120) -> str:
     shown = repr(value)
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
@@ -233,6 +280,15 @@ def compile_expression(source: Any, *, field: str = "expression") -> Expression:
         ) from None
     except JMESPathError as exc:
         raise FlowValidationError(f"invalid JMESPath expression {source!r}: {exc}", field=field, value=source) from None
+    growth = _expansion(parsed.parsed)
+    if growth > MAX_EXPANSION:
+        raise FlowValidationError(
+            f"expression {_shorten(source)} can make a result {growth:,} times larger than its input (limit "
+            f"{MAX_EXPANSION:,}): multi-selects ([..], {{..}}) or replace() chained into each other multiply; "
+            "split the work into several operations",
+            field=field,
+            value=source[:100],
+        )
     return Expression(source=source, field=field, _parsed=parsed, _fast=_closure(parsed.parsed))
 
 
@@ -307,6 +363,7 @@ def check_expression(source: str) -> str:
 
 
 __all__ = [
+    "MAX_EXPANSION",
     "MAX_EXPRESSION_LENGTH",
     "Expression",
     "TextTemplate",

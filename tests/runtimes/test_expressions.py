@@ -156,3 +156,34 @@ def test_uncommon_expressions_fall_back_to_the_interpreter() -> None:
     expr = compile_expression("items[?price > `10`].name | sort(@)")
     assert expr._fast is None
     assert expr.search({"items": [{"price": 12, "name": "b"}, {"price": 30, "name": "a"}, {"price": 1}]}) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "@" + " | [@,@]" * 30 + " | to_string(@)",  # 2^30 copies of the record from 250 characters
+        "a.{x: [@, @, @, @]}.x | [@, @, @, @] | [@, @, @, @] | [@, @, @, @] | [@, @, @, @] | [@, @, @, @]",
+        "replace(replace(replace(s, '', 'xxxxxxxxxx'), '', 'xxxxxxxxxx'), '', 'xxxxxxxxxx')",
+        "join('----------', split(join('----------', split(join('----------', split(s, '')), '')), ''))",
+        "map(&{w}, map(&{w}, map(&{w}, xs)))".format(w="[" + ", ".join("@" * 11) + "]"),  # 11^3 copies
+    ],
+)
+def test_expressions_that_multiply_their_input_are_refused_when_compiled(source: str) -> None:
+    """No loops in JMESPath, but chained multi-selects grow exponentially: a worker's memory, from a param."""
+    with pytest.raises(FlowValidationError, match="times larger than its input") as info:
+        compile_expression(source, field="operations[0].select.x")
+    assert info.value.field == "operations[0].select.x"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{id: id, name: upper(name), tags: join(', ', tags), total: sum(items[*].price)}",
+        "items[?price > `10`].{name: name, price: price, doubled: [price, price]}",
+        "replace(replace(replace(name, ' ', '_'), '-', '_'), '.', '_')",
+        "sort_by(items, &price)[*].[name, price] | [0]",
+        "@ | [@, @] | [@, @] | [@, @]",
+    ],
+)
+def test_ordinary_reshaping_stays_far_below_the_growth_limit(source: str) -> None:
+    compile_expression(source)
