@@ -36,6 +36,7 @@ from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.runtimes.httpio import HttpSettings, RetrySettings, TimeoutSettings
@@ -114,7 +115,15 @@ class FlowHttpHook(BaseHook):
 
     def get_settings(self) -> HttpSettings:
         """Read the connection, register its secrets with the log masker, and build the settings."""
-        conn = self.get_connection(self.http_conn_id)
+        try:
+            conn = self.get_connection(self.http_conn_id)
+        except AirflowNotFoundException:  # a typo in http_conn_id fails the same way on every retry
+            raise FlowValidationError(
+                f"connection {self.http_conn_id!r} is not defined; create an 'http' connection with that id (or "
+                f"set AIRFLOW_CONN_{self.http_conn_id.upper()}), or pass the right http_conn_id",
+                field="http_conn_id",
+                value=self.http_conn_id,
+            ) from None
         extra: dict[str, Any] = dict(conn.extra_dejson or {})
         where = f"http connection {self.http_conn_id!r}"
         settings = self.settings_from(

@@ -111,3 +111,9 @@ def test_get_settings_reads_the_connection_and_masks_its_secrets(monkeypatch) ->
 def test_default_conn_name() -> None:
     assert FlowHttpHook().http_conn_id == "http_default"
     assert FlowHttpHook.conn_name_attr == "http_conn_id"
+
+
+def test_missing_connection_is_a_validation_error_naming_it() -> None:
+    with pytest.raises(FlowValidationError, match="'http_nowhere' is not defined") as info:
+        FlowHttpHook(http_conn_id="http_nowhere").get_settings()
+    assert info.value.field == "http_conn_id" and not info.value.is_retryable
