@@ -6,10 +6,23 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def dagbag_class() -> Any:
+    """Airflow's DagBag: in ``airflow.dag_processing.dagbag`` since 3.2, ``airflow.models.dagbag`` before."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow < 3.2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    return DagBag
+
+
 def serialize_dag(dag: Any) -> None:
     """Write a DAG built in a test to the metadata DB: Airflow 3.3's ``dag.test()`` runs only known DAGs."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    try:
+        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    except ImportError:  # Airflow < 3.2 kept them in airflow.models
+        from airflow.models.dagbag import DagBag, sync_bag_to_db  # type: ignore[no-redef]
 
     DagBundlesManager().sync_bundles_to_db()
     bag = DagBag(dag_folder="/dev/null", collect_dags=False)
