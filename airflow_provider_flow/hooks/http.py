@@ -36,8 +36,8 @@ from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_provider_flow.airflow_compat import AirflowNotFoundException
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.runtimes.httpio import HttpSettings, RetrySettings, TimeoutSettings
 
