@@ -56,6 +56,11 @@ def drop_unset(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def _map_index(ti: Any) -> int:
+    value = getattr(ti, "map_index", None)
+    return -1 if value is None else int(value)
+
+
 def _plain(value: Any) -> Any:
     """Output as XCom can store it: pydantic models dumped to JSON-shaped data."""
     if isinstance(value, BaseModel):
@@ -141,6 +146,7 @@ class FlowNodeOperator(BaseOperator):
             dag_id=ti.dag_id,
             task_id=ti.task_id,
             run_id=ti.run_id,
+            map_index=_map_index(ti),
             try_number=int(ti.try_number or 1),
             max_tries=int(getattr(ti, "max_tries", self.retries or 0) or 0),
             logical_date=context.get("logical_date"),

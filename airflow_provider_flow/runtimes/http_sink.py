@@ -85,7 +85,7 @@ def _fmt_ranges(ranges: list[list[int]]) -> str:
 def idempotency_key(state: ExecutionState, batch_index: int, payload: bytes) -> str:
     """Same DAG, task, run, batch position and content -> same key, on every try of the run."""
     digest = hashlib.sha256()
-    for part in (state.dag_id, state.task_id, state.run_id, str(batch_index)):
+    for part in (state.dag_id, state.task_id, state.run_id, str(state.map_index), str(batch_index)):
         digest.update(part.encode() + b"\x00")
     digest.update(hashlib.sha256(payload).digest())
     return digest.hexdigest()[:40]

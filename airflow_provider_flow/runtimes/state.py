@@ -80,6 +80,8 @@ class ExecutionState:
     dag_id: str = "adhoc"
     task_id: str = "adhoc"
     run_id: str = "adhoc"
+    map_index: int = -1
+    """Which mapped instance this is (``-1`` when the task is not mapped), so mapped tasks keep distinct keys."""
     try_number: int = 1
     max_tries: int = 0
     logical_date: datetime | None = None

@@ -175,3 +175,16 @@ def test_a_redirect_that_would_drop_the_body_is_a_failure_not_an_acceptance(http
     http_server.add_route("/moved-put", lambda req: (301, {"Location": "/sink/put"}, b""))  # PUT keeps its body
     assert run(make_state(http_server), records(3), endpoint="/moved-put", method="PUT")["accepted_records"] == 3
     assert [len(b.records) for b in http_server.sink_batches("put")] == [3]
+
+
+def test_idempotency_keys_differ_per_mapped_instance_and_batch_but_not_per_try() -> None:
+    from airflow_provider_flow.runtimes.http_sink import idempotency_key
+    from airflow_provider_flow.runtimes.state import ExecutionState
+
+    payload = b'[{"id": 1}]'
+    first_try = ExecutionState(dag_id="d", task_id="t", run_id="r", map_index=0, try_number=1)
+    retry = ExecutionState(dag_id="d", task_id="t", run_id="r", map_index=0, try_number=2)
+    other_instance = ExecutionState(dag_id="d", task_id="t", run_id="r", map_index=1)
+    assert idempotency_key(first_try, 0, payload) == idempotency_key(retry, 0, payload)
+    assert idempotency_key(first_try, 0, payload) != idempotency_key(other_instance, 0, payload)
+    assert idempotency_key(first_try, 0, payload) != idempotency_key(first_try, 1, payload)
