@@ -8,9 +8,13 @@ the field, the value and the allowed keys.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import codecs
+import difflib
+from collections.abc import Callable, Mapping
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airflow_provider_flow.errors import FlowValidationError
 
@@ -124,6 +128,80 @@ def holds_template(value: Any, *, deferred_types: tuple[type, ...] = ()) -> bool
     return False
 
 
+def allowed_keys_hint(model: type[BaseModel], key: str) -> str:
+    """'did you mean ...? allowed keys: ...' for an unknown key of ``model``."""
+    allowed = sorted(model.model_fields)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}allowed keys: {', '.join(allowed)}"
+
+
+def unknown_keys_under_templates(
+    model: type[BaseModel], config: dict[str, Any], *, deferred_types: tuple[type, ...] = ()
+) -> list[str]:
+    """Misspelled keys inside (or naming) templated values, which ``validate_static_config`` skips whole.
+
+    A template decides a value, never which keys exist, so an unknown key is wrong whatever renders: one
+    templated ``limit`` must not hide a misspelled ``filtr`` next to it until the first run. Walks the config
+    against the models' fields (pydantic cannot be asked: the templated leaves fail their own type checks).
+    """
+    templated = {key: value for key, value in config.items() if holds_template(value, deferred_types=deferred_types)}
+    return _unknown_keys(model, templated, "config")
+
+
+def _unknown_keys(model: type[BaseModel], value: Any, where: str) -> list[str]:
+    if not isinstance(value, Mapping):
+        return []
+    by_key = {(info.alias or name): info for name, info in model.model_fields.items()}
+    by_key.update(model.model_fields)
+    problems: list[str] = []
+    for key, item in value.items():
+        if holds_template(key):
+            continue
+        info = by_key.get(key)
+        if info is None:
+            problems.append(f"{where}.{key}: unknown key {key!r}; {allowed_keys_hint(model, str(key))}")
+            continue
+        problems.extend(_unknown_keys_in(info.annotation, item, f"{where}.{key}"))
+    return problems
+
+
+def _unknown_keys_in(annotation: Any, value: Any, where: str) -> list[str]:
+    """Descend into the nested models an annotation allows; skip what cannot be told apart without rendering."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _unknown_keys_in(args[0], value, where)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _unknown_keys(annotation, value, where)
+    if origin in (list, tuple) and args and isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _unknown_keys_in(args[0], item, f"{where}[{i}]")]
+    if origin is dict and len(args) == 2 and isinstance(value, Mapping):
+        return [p for k, item in value.items() for p in _unknown_keys_in(args[1], item, f"{where}.{k}")]
+    if origin in (Union, UnionType) and isinstance(value, Mapping):
+        fitting = [m for m in _union_models(annotation) if _discriminator_fits(m, value)]
+        if len(fitting) == 1:
+            return _unknown_keys(fitting[0], value, where)
+    return []
+
+
+def _union_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models among a union's members, nested unions and ``Annotated`` wrappers flattened."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _union_models(args[0])
+    if origin in (Union, UnionType):
+        return [model for arg in args for model in _union_models(arg)]
+    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def _discriminator_fits(model: type[BaseModel], value: Mapping[str, Any]) -> bool:
+    """False when the model's ``type: Literal[...]`` field rules out this value (tagged unions)."""
+    info = model.model_fields.get("type")
+    if info is None or get_origin(info.annotation) is not Literal or "type" not in value:
+        return True
+    return value["type"] in get_args(info.annotation) or holds_template(value["type"])
+
+
 def validate_static_config(
     model: type[BaseModel], config: dict[str, Any], *, context: str = "", deferred_types: tuple[type, ...] = ()
 ) -> None:
@@ -134,6 +212,12 @@ def validate_static_config(
     """
     templated = {key for key, value in config.items() if holds_template(value, deferred_types=deferred_types)}
     static = {key: value for key, value in config.items() if key not in templated}
+    unknown = unknown_keys_under_templates(model, config, deferred_types=deferred_types)
+    if unknown:
+        where = f"{context}: " if context else ""
+        raise FlowValidationError(
+            f"{where}invalid {model.__name__}: " + "; ".join(unknown), details={"errors": unknown}
+        )
     try:
         model.model_validate(static)
     except ValidationError as exc:
@@ -162,9 +246,6 @@ def validate_config(model: type[BaseModel], config: dict[str, Any], *, context: 
 
 # === http (http.source, http.sink) ===
 
-from typing import Annotated as _Annotated  # noqa: E402
-
-from pydantic import model_validator as _model_validator  # noqa: E402
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -229,7 +310,7 @@ class OffsetPagination(ConfigModel):
     start_offset: int = Field(0, ge=0)
 
 
-HttpPagination = _Annotated[
+HttpPagination = Annotated[
     LinkPagination | CursorPagination | NextUrlPagination | PagePagination | OffsetPagination,
     Field(discriminator="type"),
 ]
@@ -269,7 +350,7 @@ class HttpSourceConfig(ConfigModel):
         None, ge=1, description="Fail when one response body exceeds this many bytes (default 64 MiB)."
     )
 
-    @_model_validator(mode="after")
+    @model_validator(mode="after")
     def _check_combinations(self) -> HttpSourceConfig:
         if self.json_body is not None and self.body is not None:
             raise ValueError("give either 'json' or 'body' as the request body, not both")
@@ -299,9 +380,6 @@ class HttpSinkConfig(ConfigModel):
 
 # === file (file.source, file.sink) ===
 
-import codecs as _codecs  # noqa: E402
-
-from pydantic import field_validator as _field_validator  # noqa: E402
 
 FileFormat = Literal["json", "ndjson", "csv", "text"]
 FileWriteMode = Literal["overwrite", "append", "error_if_exists"]
@@ -309,7 +387,7 @@ FileWriteMode = Literal["overwrite", "append", "error_if_exists"]
 
 def _known_encoding(value: str) -> str:
     try:
-        _codecs.lookup(value)
+        codecs.lookup(value)
     except LookupError:
         raise ValueError(f"unknown text encoding {value!r}; use a Python codec name such as 'utf-8'") from None
     return value
@@ -333,7 +411,7 @@ class FileSourceConfig(ConfigModel):
     max_inline_bytes: int = Field(1_048_576, ge=0, description="Largest total file size returned as records.")
     allow_empty: bool = Field(False, description="A glob matching nothing returns [] instead of failing.")
 
-    _check_encoding = _field_validator("encoding")(_known_encoding)
+    _check_encoding = field_validator("encoding")(_known_encoding)
 
 
 class FileSinkConfig(ConfigModel):
@@ -347,15 +425,10 @@ class FileSinkConfig(ConfigModel):
     encoding: str = "utf-8"
     create_dirs: bool = Field(True, description="Create missing folders below the base (never the base itself).")
 
-    _check_encoding = _field_validator("encoding")(_known_encoding)
+    _check_encoding = field_validator("encoding")(_known_encoding)
 
 
 # === transform ===
-# Section-local imports: this section is edited independently of the file header.
-from collections.abc import Callable  # noqa: E402
-from typing import Annotated  # noqa: E402
-
-from pydantic import AfterValidator, field_validator, model_validator  # noqa: E402
 
 
 def _expression(value: str) -> str:

@@ -30,19 +30,17 @@ Importing this module never imports Airflow: the command-line check runs on a la
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.models import Node, holds_template, validate_static_config
+from airflow_provider_flow.models import Node, allowed_keys_hint, validate_static_config
 from airflow_provider_flow.runtimes.registry import RuntimeRegistry
 
 #: File name endings the folder loader and the CLI pick up.
@@ -228,13 +226,6 @@ def _node_label(raw_nodes: Any, index: int) -> str:
     return f"node #{index + 1}"
 
 
-def _allowed_keys(model: type[BaseModel], key: str) -> str:
-    allowed = sorted(model.model_fields)
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}allowed keys: {', '.join(allowed)}"
-
-
 def _bare(err: FlowValidationError) -> str:
     """The message without the ``field: `` prefix FlowValidationError adds (the caller names the key itself)."""
     prefix = f"{err.field}: " if err.field else ""
@@ -261,7 +252,7 @@ def _describe(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     key = ".".join(str(part) for part in loc) or "(top level)"
     kind = error.get("type")
     if kind == "extra_forbidden":
-        return f"{where}: unknown key {key!r}; {_allowed_keys(owner, str(loc[-1]))}"
+        return f"{where}: unknown key {key!r}; {allowed_keys_hint(owner, str(loc[-1]))}"
     if kind == "missing":
         return f"{where}: key {key!r} is required but missing"
     shown = repr(error.get("input"))
@@ -390,77 +381,10 @@ def _check_nodes(spec: FlowSpec, registry: RuntimeRegistry) -> list[str]:
             continue
         try:
             validate_static_config(runtime.config_model, node.config)
-            _unknown_keys_under_templates(runtime.config_model, node.config)
         except FlowValidationError as err:
             lines = err.details.get("errors") or [err.message]
             problems.extend(f"node {node.id!r} ({node.runtime}): {line}" for line in lines)
     return problems
-
-
-def _unknown_keys_under_templates(model: type[BaseModel], config: dict[str, Any]) -> None:
-    """Misspelled keys inside (or naming) templated values, which ``validate_static_config`` skips whole.
-
-    A template decides a value, never which keys exist, so an unknown key is wrong whatever renders: one
-    templated ``limit`` must not hide a misspelled ``filtr`` next to it until the first run. Walks the config
-    against the models' fields (pydantic cannot be asked: the templated leaves fail their own type checks).
-    """
-    templated = {key: value for key, value in config.items() if holds_template(value)}
-    lines = _unknown_keys(model, templated, "config")
-    if lines:
-        raise FlowValidationError(f"invalid {model.__name__}: " + "; ".join(lines), details={"errors": lines})
-
-
-def _unknown_keys(model: type[BaseModel], value: Any, where: str) -> list[str]:
-    if not isinstance(value, Mapping):
-        return []
-    by_key = {(info.alias or name): info for name, info in model.model_fields.items()}
-    by_key.update(model.model_fields)
-    problems: list[str] = []
-    for key, item in value.items():
-        if holds_template(key):
-            continue
-        info = by_key.get(key)
-        if info is None:
-            problems.append(f"{where}.{key}: unknown key {key!r}; {_allowed_keys(model, str(key))}")
-            continue
-        problems.extend(_unknown_keys_in(info.annotation, item, f"{where}.{key}"))
-    return problems
-
-
-def _unknown_keys_in(annotation: Any, value: Any, where: str) -> list[str]:
-    """Descend into the nested models an annotation allows; skip what cannot be told apart without rendering."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return _unknown_keys_in(args[0], value, where)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return _unknown_keys(annotation, value, where)
-    if origin in (list, tuple) and args and isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _unknown_keys_in(args[0], item, f"{where}[{i}]")]
-    if origin is dict and len(args) == 2 and isinstance(value, Mapping):
-        return [p for k, item in value.items() for p in _unknown_keys_in(args[1], item, f"{where}.{k}")]
-    if origin in (Union, UnionType) and isinstance(value, Mapping):
-        fitting = [m for m in _union_models(annotation) if _discriminator_fits(m, value)]
-        if len(fitting) == 1:
-            return _unknown_keys(fitting[0], value, where)
-    return []
-
-
-def _union_models(annotation: Any) -> list[type[BaseModel]]:
-    """The models among a union's members, nested unions and ``Annotated`` wrappers flattened."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return _union_models(args[0])
-    if origin in (Union, UnionType):
-        return [model for arg in args for model in _union_models(arg)]
-    return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
-
-
-def _discriminator_fits(model: type[BaseModel], value: Mapping[str, Any]) -> bool:
-    """False when the model's ``type: Literal[...]`` field rules out this value (tagged unions)."""
-    info = model.model_fields.get("type")
-    if info is None or get_origin(info.annotation) is not Literal or "type" not in value:
-        return True
-    return value["type"] in get_args(info.annotation) or holds_template(value["type"])
 
 
 def _check_params(spec: FlowSpec) -> list[str]:

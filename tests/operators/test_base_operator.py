@@ -155,3 +155,12 @@ def test_dag_file_with_bad_config_shows_an_import_error(tmp_path) -> None:
     assert not bag.dags
     [error] = bag.import_errors.values()
     assert "unknown runtime 'no.such.runtime'" in error
+
+
+def test_misspelled_key_next_to_a_template_fails_at_parse_time() -> None:
+    from airflow_provider_flow.operators.transform import TransformOperator
+
+    with pytest.raises(FlowValidationError, match=r"unknown key 'filtr'.*did you mean 'filter'"):
+        TransformOperator(task_id="t", data=[], operations=[{"limit": "{{ params.n }}"}, {"filtr": "a"}])
+    # The same operations without the typo are accepted: the template is left for run time.
+    TransformOperator(task_id="ok", data=[], operations=[{"limit": "{{ params.n }}"}, {"filter": "a"}])
