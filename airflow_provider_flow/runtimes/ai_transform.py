@@ -429,7 +429,9 @@ class AiTransformRuntime:
         try:
             with HttpClient(settings.http_settings(), state=state, max_connections=config.max_concurrency) as client:
                 caller = _Caller(config, client, state, stats)
-                records = self._run(caller, cache, formats.input_records(input, state), stats, progress)
+                trusted = (base,) if base else ()
+                inputs = formats.input_records(input, state, trusted_bases=trusted)
+                records = self._run(caller, cache, inputs, stats, progress)
                 if config.output_path is None:
                     result: list[Any] | FileReference = list(records)
                 else:

@@ -98,13 +98,17 @@ class HttpSinkRuntime:
     config_model = HttpSinkConfig
 
     def execute(self, config: HttpSinkConfig, input: Any, state: ExecutionState) -> dict[str, Any]:
+        from airflow_provider_flow.runtimes.fileio import resolve_base
         from airflow_provider_flow.runtimes.formats import as_reference, input_records
 
+        trusted: tuple[str, ...] = ()
         if config.fs_conn_id or config.base_path:
+            # A reference inside this node's own base is read in one pass; any other is verified in full first.
+            trusted = (resolve_base(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path),)
             ref = as_reference(input)
             if ref is not None:  # this worker reaches the upstream file through its own connection or path
                 input = ref.model_copy(update={"fs_conn_id": config.fs_conn_id, "base_path": config.base_path})
-        records = input_records(input, state)
+        records = input_records(input, state, trusted_bases=trusted)
         settings = state.settings.http_settings(config.http_conn_id)
         url = settings.url_for(config.endpoint)
         safe_url = settings.safe_url(url)
