@@ -62,6 +62,19 @@ class FileReference(ConfigModel):
         return isinstance(value, dict) and value.get("kind") == "file" and "path" in value
 
 
+#: ``kind`` of the input a node with several upstream nodes receives (see :func:`upstream_outputs`).
+UPSTREAMS_KIND = "upstreams"
+
+
+def upstream_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The input of a node with several upstream nodes: their outputs by id, in the order listed.
+
+    Record-reading runtimes read the records of each output one after another (a union, not a join), whether an
+    output is inline records or a file reference; the envelope keeps that unambiguous from a single dict record.
+    """
+    return {"kind": UPSTREAMS_KIND, "outputs": dict(outputs)}
+
+
 def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     parts = [prefix] if prefix else []
     for item in loc:

@@ -14,7 +14,9 @@ How data moves: a node's input (``data``) is built from its upstream nodes' XCom
 
 * no upstream: ``data`` is ``None`` (sources);
 * one upstream: ``data`` is that node's output (records, or a file reference for large data);
-* several upstreams: ``data`` is a dict ``{upstream_id: output}``, in the order the node lists them.
+* several upstreams: ``data`` is :func:`~airflow_provider_flow.models.upstream_outputs` of them
+  (``{"kind": "upstreams", "outputs": {upstream_id: output}}``, in the order the node lists them); runtimes that
+  read records read each upstream's records one after another.
 
 Outputs travel as XCom, so the DAG stays correct when tasks run on different workers; large outputs are file
 references (path relative to a base resolved again on the reading worker), never the data itself.
@@ -36,6 +38,7 @@ from typing import Any, Literal
 from airflow.sdk import DAG, Asset, Param
 
 from airflow_provider_flow.flows.spec import FlowFileError, FlowNode, FlowSpec, flow_files, load_flow_file
+from airflow_provider_flow.models import upstream_outputs
 from airflow_provider_flow.operators.base import FlowNodeOperator
 from airflow_provider_flow.runtimes.registry import RuntimeRegistry
 
@@ -95,7 +98,7 @@ def build_dag(
             if len(node.upstream) == 1:
                 data = operators[node.upstream[0]].output
             elif node.upstream:
-                data = {up: operators[up].output for up in node.upstream}
+                data = upstream_outputs({up: operators[up].output for up in node.upstream})
             op = operator_class(
                 task_id=node.id,
                 runtime=node.runtime,

@@ -69,7 +69,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow_provider_flow.errors import FileError, FlowValidationError
-from airflow_provider_flow.models import FileReference
+from airflow_provider_flow.models import UPSTREAMS_KIND, FileReference
 from airflow_provider_flow.runtimes.fileio import (
     AtomicWriter,
     atomic_write,
@@ -643,6 +643,8 @@ def input_records(
     """
     if data is None:
         return iter(())
+    if isinstance(data, dict) and data.get("kind") == UPSTREAMS_KIND and isinstance(data.get("outputs"), dict):
+        return _chain_upstreams(data["outputs"], state, field, trusted_bases)
     ref = as_reference(data)
     if ref is not None:
         return iter_reference(ref, state, trusted_bases=trusted_bases)
@@ -673,6 +675,13 @@ def input_records(
         field=field,
         value=repr(data)[:120],
     )
+
+
+def _chain_upstreams(
+    outputs: dict[str, Any], state: ExecutionState, field: str, trusted_bases: Sequence[str]
+) -> Iterator[Any]:
+    for upstream_id, output in outputs.items():
+        yield from input_records(output, state, field=f"{field}.{upstream_id}", trusted_bases=trusted_bases)
 
 
 def _chain_refs(refs: list[FileReference], state: ExecutionState, trusted_bases: Sequence[str]) -> Iterator[Any]:

@@ -72,10 +72,10 @@ def test_outputs_flow_through_xcom(airflow_db, tmp_path) -> None:
     assert left["value"] == "hello flows"
     # one upstream: its output is the input as it is
     assert result.xcom("single")["input"] == left
-    # several upstreams: a dict keyed by upstream id
+    # several upstreams: their outputs by upstream id, in an envelope record readers chain
     joined = result.xcom("join")["input"]
-    assert set(joined) == {"left", "right"}
-    assert joined["left"]["value"] == "hello flows" and joined["right"]["value"] == 2
+    assert joined["kind"] == "upstreams" and list(joined["outputs"]) == ["left", "right"]
+    assert joined["outputs"]["left"]["value"] == "hello flows" and joined["outputs"]["right"]["value"] == 2
 
 
 def test_load_flows_builds_one_dag_per_file(tmp_path) -> None:

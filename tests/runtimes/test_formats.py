@@ -313,3 +313,14 @@ def test_csv_refuses_a_first_record_without_columns(base: str) -> None:
     assert info.value.field == "data[0]" and not Path(base, "e.csv").exists()
     ref = write_records(base, "e.csv", [{"a": None}, {}])  # later empty records are rows of empty cells
     assert ref.records == len(list(iter_records(base, "e.csv"))) == 2
+
+
+def test_several_upstream_outputs_are_read_one_after_another(tmp_path) -> None:
+    from airflow_provider_flow.models import upstream_outputs
+    from airflow_provider_flow.runtimes.formats import input_records, write_records
+    from airflow_provider_flow.runtimes.state import ExecutionState
+
+    base = str(tmp_path)
+    ref = write_records(base, "b.ndjson", [{"n": 2}, {"n": 3}], format="ndjson", base_path=base)
+    data = upstream_outputs({"a": [{"n": 1}], "b": ref.model_dump(), "c": {"n": 4}, "d": None})
+    assert list(input_records(data, ExecutionState())) == [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}]
