@@ -75,22 +75,55 @@ def upstream_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": UPSTREAMS_KIND, "outputs": dict(outputs)}
 
 
-def _format_loc(prefix: str, loc: tuple[int | str, ...]) -> str:
+def _format_loc(prefix: str, loc: list[int | str]) -> str:
     parts = [prefix] if prefix else []
     for item in loc:
         parts.append(f"[{item}]" if isinstance(item, int) else str(item))
     return ".".join(parts).replace(".[", "[")
 
 
-def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
-    """The nested model that owns the last key of ``loc``, for listing its allowed keys."""
-    current = model
-    for item in loc[:-1]:
-        field = current.model_fields.get(str(item)) if isinstance(item, str) else None
-        annotation = getattr(field, "annotation", None)
+def _unwrap_optional(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` -> ``X``: pydantic's locations do not name those layers."""
+    while True:
+        origin, args = get_origin(annotation), get_args(annotation)
+        if origin is Annotated:
+            annotation = args[0]
+        elif origin in (Union, UnionType) and len([a for a in args if a is not type(None)]) == 1:
+            annotation = next(a for a in args if a is not type(None))
+        else:
+            return annotation
+
+
+def _walk_loc(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[list[int | str], Any]:
+    """Follow a pydantic error location through the models' annotations.
+
+    Returns the location as a user wrote it (pydantic's union-member tags such as ``SortSpec`` or
+    ``function-after[...]`` removed) and the annotation reached, so an unknown key can list the keys of the
+    nested model that owns it rather than the top-level ones.
+    """
+    path: list[int | str] = []
+    annotation: Any = model
+    for item in loc:
+        annotation = _unwrap_optional(annotation)
+        origin, args = get_origin(annotation), get_args(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            current = annotation
-    return current
+            field = annotation.model_fields.get(str(item))
+            annotation = field.annotation if field is not None else Any
+            path.append(item)
+        elif origin in (Union, UnionType):
+            # pydantic names the union member it tried; that tag is not part of what the user wrote
+            matching = [m for m in _union_models(annotation) if m.__name__ == item]
+            annotation = matching[0] if matching else Any
+        elif origin in (list, tuple, set) and isinstance(item, int):
+            annotation = args[0] if args else Any
+            path.append(item)
+        elif origin is dict and len(args) == 2:
+            annotation = args[1]
+            path.append(item)
+        else:
+            annotation = Any
+            path.append(item)
+    return path, annotation
 
 
 def validation_error_from_pydantic(
@@ -102,14 +135,18 @@ def validation_error_from_pydantic(
     first_value: Any = None
     for error in exc.errors(include_url=False):
         loc = tuple(error.get("loc", ()))
-        field = _format_loc(prefix, loc)
+        path, _ = _walk_loc(model, loc)
+        field = _format_loc(prefix, path)
         value = error.get("input")
         if first_field is None:
             first_field, first_value = field, value
         if error.get("type") == "extra_forbidden":
-            owner = _model_at(model, loc)
-            allowed = ", ".join(sorted(owner.model_fields))
-            lines.append(f"{field}: unknown key {loc[-1]!r}; allowed keys: {allowed}")
+            _, owner = _walk_loc(model, loc[:-1])
+            owner = _unwrap_optional(owner)
+            if isinstance(owner, type) and issubclass(owner, BaseModel):
+                lines.append(f"{field}: unknown key {loc[-1]!r}; {allowed_keys_hint(owner, str(loc[-1]))}")
+            else:
+                lines.append(f"{field}: unknown key {loc[-1]!r}")
         elif error.get("type") == "missing":
             lines.append(f"{field}: required but missing")
         else:

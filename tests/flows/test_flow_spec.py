@@ -141,7 +141,9 @@ def test_misspelled_keys_everywhere(tmp_path, registry, body, expected) -> None:
 def test_misspelled_config_key_names_node_runtime_and_key(tmp_path, registry) -> None:
     body = "dag_id: d\nnodes:\n  - {id: greet, runtime: test.echo, config: {lable: x}}\n"
     [line] = problems_of(write(tmp_path, body), registry).problems
-    assert line == "node 'greet' (test.echo): config.lable: unknown key 'lable'; allowed keys: label, value"
+    assert line == (
+        "node 'greet' (test.echo): config.lable: unknown key 'lable'; did you mean 'label'? allowed keys: label, value"
+    )
 
 
 def test_bad_config_value_is_caught_but_templated_values_are_left_for_run_time(tmp_path, registry) -> None:

@@ -164,3 +164,14 @@ def test_misspelled_key_next_to_a_template_fails_at_parse_time() -> None:
         TransformOperator(task_id="t", data=[], operations=[{"limit": "{{ params.n }}"}, {"filtr": "a"}])
     # The same operations without the typo are accepted: the template is left for run time.
     TransformOperator(task_id="ok", data=[], operations=[{"limit": "{{ params.n }}"}, {"filter": "a"}])
+
+
+def test_unknown_nested_key_lists_the_nested_models_keys() -> None:
+    from airflow_provider_flow.operators.transform import TransformOperator
+
+    with pytest.raises(FlowValidationError) as info:
+        TransformOperator(task_id="t", data=[], operations=[{"sort_by": {"kee": "total"}}])
+    message = str(info.value)
+    assert (
+        "config.operations[0].sort_by.kee: unknown key 'kee'; did you mean 'key'? allowed keys: key, reverse" in message
+    )
