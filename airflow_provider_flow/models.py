@@ -49,6 +49,7 @@ class FileReference(ConfigModel):
     base_path: str | None = None
     fs_conn_id: str | None = None
     format: str
+    encoding: str = "utf-8"
     records: int = Field(ge=0)
     bytes: int = Field(ge=0)
     sha256: str

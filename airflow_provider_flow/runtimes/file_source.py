@@ -14,11 +14,10 @@ path, a list of references for a glob. Both are accepted as input by ``file.sink
 
 from __future__ import annotations
 
-import codecs
 import os
 from typing import Any
 
-from airflow_provider_flow.errors import FileError, FlowValidationError
+from airflow_provider_flow.errors import FileError
 from airflow_provider_flow.models import FileReference, FileSourceConfig
 from airflow_provider_flow.runtimes.file_sink import paced
 from airflow_provider_flow.runtimes.fileio import confine_path, file_error, glob_confined, is_glob, resolve_base
@@ -70,13 +69,6 @@ class FileSourceRuntime:
             progress.bytes = total
             progress.finish()
             return records
-        if codec_name(config.encoding) != "utf-8":
-            raise FlowValidationError(
-                f"file references are read as UTF-8, but encoding is {config.encoding!r}; use output='records' "
-                "(and raise max_inline_bytes), or convert the file to UTF-8 first",
-                field="encoding",
-                value=config.encoding,
-            )
         refs = []
         for path in paths:
             state.check_deadline("read")
@@ -86,6 +78,7 @@ class FileSourceRuntime:
                 format=formats[path],
                 fs_conn_id=None if config.base_path else config.fs_conn_id,
                 base_path=config.base_path,
+                encoding=config.encoding,
             )
             state.log.info(
                 "file.source: %s has %d records, %d bytes, sha256 %s", ref.path, ref.records, ref.bytes, ref.sha256
@@ -100,7 +93,3 @@ class FileSourceRuntime:
             return os.stat(resolved).st_size
         except OSError as exc:
             raise file_error(exc, path=path, operation="read", base=base) from exc
-
-
-def codec_name(encoding: str) -> str:
-    return codecs.lookup(encoding).name

@@ -35,7 +35,7 @@ Format rules:
   UTF-8 byte-order mark (Excel) is skipped when reading UTF-8.
 * ``text`` (``.txt``/``.text``/``.log``): one record per line; non-string records are written as JSON. Reading
   yields the lines without their line ending.
-* File references carry no encoding: they are read as UTF-8 (the default everywhere).
+* File references carry the encoding their file was written or read with (UTF-8 unless set otherwise).
 * JSON output keeps non-ASCII characters as is, refuses NaN/Infinity (not JSON), writes datetimes/dates as ISO
   8601 and Decimal/UUID as strings.
 
@@ -367,6 +367,7 @@ class RecordWriter:
             base_path=base_path if base_path else (None if fs_conn_id else self.base),
             fs_conn_id=fs_conn_id,
             format=self.format,
+            encoding=self.encoding,
             records=self.records,
             bytes=written.bytes,
             sha256=written.sha256,
@@ -592,7 +593,8 @@ def iter_reference(
             _check_whole_file(raw, ref)
         hashing = _HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
-        yield from _read_os_errors(parse_stream(buffered, fmt, "utf-8", ref.path), ref.path)
+        encoding = check_encoding(ref.encoding)
+        yield from _read_os_errors(parse_stream(buffered, fmt, encoding, ref.path), ref.path)
         while buffered.read(1 << 20):
             pass
     if verify and (hashing.count != ref.bytes or hashing.sha.hexdigest() != ref.sha256):
@@ -612,14 +614,16 @@ def describe_file(
     format: str | None = None,
     fs_conn_id: str | None = None,
     base_path: str | None = None,
+    encoding: str = "utf-8",
 ) -> FileReference:
-    """A reference to an existing UTF-8 file: one pass parses it (so a broken file fails here, not downstream),
-    counts its records and hashes its bytes."""
+    """A reference to an existing file: one pass parses it (so a broken file fails here, not downstream),
+    counts its records and hashes its bytes. Readers decode it with the ``encoding`` it records."""
     fmt = detect_format(path, format)
+    check_encoding(encoding)
     with open_confined(base, path, operation="read") as raw:
         hashing = _HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
-        count = sum(1 for _ in _read_os_errors(parse_stream(buffered, fmt, "utf-8", path), path))
+        count = sum(1 for _ in _read_os_errors(parse_stream(buffered, fmt, encoding, path), path))
         while buffered.read(1 << 20):
             pass
     return FileReference(
@@ -627,6 +631,7 @@ def describe_file(
         base_path=base_path if base_path else (None if fs_conn_id else base),
         fs_conn_id=fs_conn_id,
         format=fmt,
+        encoding=encoding,
         records=count,
         bytes=hashing.count,
         sha256=hashing.sha.hexdigest(),

@@ -90,8 +90,14 @@ def test_source_refusals_and_errors(base: str, tmp_path: Path) -> None:
         source({"path": "data.bin"}, base)
     Path(base, "l1.txt").write_bytes(b"caf\xe9\n")
     assert source({"path": "l1.txt", "encoding": "latin-1"}, base) == ["café"]
-    with pytest.raises(FlowValidationError, match="read as UTF-8"):
-        source({"path": "l1.txt", "encoding": "latin-1", "output": "reference"}, base)
+    # A reference records its encoding, so a downstream reader decodes a non-UTF-8 file correctly.
+    ref = source({"path": "l1.txt", "encoding": "latin-1", "output": "reference"}, base)
+    assert ref.encoding == "latin-1" and ref.records == 1
+    from airflow_provider_flow.runtimes.formats import iter_reference
+    from airflow_provider_flow.runtimes.state import ExecutionState, StaticSettingsProvider
+
+    reader = ExecutionState(settings=StaticSettingsProvider(base_paths={"fs_default": base}))
+    assert list(iter_reference(ref, reader, trusted_bases=(base,))) == ["café"]
 
 
 def test_config_models_validate_at_parse_time() -> None:
