@@ -603,7 +603,7 @@ def _text_template(value: str) -> str:
 
 
 class AiTransformConfig(ConfigModel):
-    """Config of the ``ai.transform`` runtime: one chat-completions call per record, validated JSON out."""
+    """Config of the ``ai.transform`` runtime: one chat-completions call per record (or batch), validated JSON out."""
 
     model: str = Field(min_length=1, description="Model name sent to the endpoint, e.g. 'gpt-4o-mini'.")
     prompt: Annotated[str, AfterValidator(_text_template)] = Field(
@@ -622,6 +622,12 @@ class AiTransformConfig(ConfigModel):
     on_invalid: Literal["fail", "skip", "keep"] = "fail"
     max_repair_attempts: int = Field(default=2, ge=0, le=10)
     max_concurrency: int = Field(default=4, ge=1, le=64)
+    batch_size: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Records per request: >1 numbers that many prompts in one message and asks for a 'results' array.",
+    )
     output_field: str | None = Field(
         default=None, description="Put the model's object under this key; default: merge its fields into the record."
     )

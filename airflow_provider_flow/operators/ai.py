@@ -27,6 +27,8 @@ class AiTransformOperator(FlowNodeOperator):
     :param output_path: write the enriched records to this file and return a file reference.
     :param response_format: ``json_schema`` (default) or ``json_object`` for servers without structured output.
     :param cache: False disables the cache of finished records.
+    :param batch_size: records per request (1..100, default 1). Above 1, consecutive uncached records share one
+        request whose reply is a ``results`` array, one validated item per record; the cache stays per record.
     """
 
     ui_color = "#f3e8ff"
@@ -44,6 +46,7 @@ class AiTransformOperator(FlowNodeOperator):
         on_invalid: str = "fail",
         max_repair_attempts: int = 2,
         max_concurrency: int = 4,
+        batch_size: int | None = None,
         cache_path: str | None = None,
         fs_conn_id: str | None = None,
         base_path: str | None = None,
@@ -73,6 +76,7 @@ class AiTransformOperator(FlowNodeOperator):
             "on_invalid": on_invalid,
             "max_repair_attempts": max_repair_attempts,
             "max_concurrency": max_concurrency,
+            "batch_size": batch_size,
             "cache_path": cache_path,
             "fs_conn_id": fs_conn_id,
             "base_path": base_path,

@@ -1,4 +1,4 @@
-"""The ``ai.transform`` runtime: one OpenAI-compatible chat-completions call per record, validated JSON out.
+"""The ``ai.transform`` runtime: one OpenAI-compatible chat-completions call per record (or batch), validated JSON out.
 
 For each record the prompt is rendered from ``${expression}`` placeholders (JMESPath over the record, as in the
 ``transform`` runtime, so never Python). Not ``{{ }}``: Airflow renders ``config`` with Jinja first, where a
@@ -14,8 +14,16 @@ handled per ``on_invalid``: ``fail`` (the task fails, naming the record), ``skip
 HTTP goes through :mod:`airflow_provider_flow.runtimes.httpio` (one client, the shared tenacity retry honouring
 ``Retry-After``, deadlines, secret scrubbing): 429/5xx/timeouts behave exactly as in the HTTP runtimes.
 
-Records run on ``max_concurrency`` threads with a bounded window of in-flight records, and come out in input
-order. Completed records are appended to an NDJSON cache under the confined base (flushed and fsynced per
+With ``batch_size`` > 1, consecutive records not in the cache share one request (fewer round trips and less
+repeated instruction text): their rendered prompts are numbered in one user message and the reply must be
+``{"results": [...]}`` with exactly one item per record, in order, each validated like a single reply. A batch
+reply that is not JSON or has the wrong length, or has invalid items, is repaired as a whole (the errors name the
+items); valid items are kept as soon as they arrive, and ``on_invalid`` then applies to the still-invalid records
+only. A lone record (the tail of the input) is sent as a plain single request. A batch has one system message,
+so ``system_prompt`` must render the same for all its records (per-record placeholders belong in ``prompt``).
+
+Requests run on ``max_concurrency`` threads with a bounded window of in-flight records, and records come out in
+input order. Completed records are appended to an NDJSON cache under the confined base (flushed and fsynced per
 record, so a killed task leaves a valid file whose last line at worst is cut and ignored); the key hashes model,
 prompts, schema, sampling settings and the record, so an Airflow retry after a failure at record 900 sends no
 request for the first 899. The cache is append-only and shared across runs of the task (a backfill reuses it);
@@ -30,7 +38,7 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +46,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
-from airflow_provider_flow.errors import FlowError
+from airflow_provider_flow.errors import FlowError, FlowValidationError
 from airflow_provider_flow.models import AiTransformConfig, FileReference
 from airflow_provider_flow.redaction import redact_text, redact_url
 from airflow_provider_flow.runtimes.base import RuntimeResult
@@ -105,12 +113,20 @@ class ReplyValidator:
         self._validator = Draft202012Validator(schema)
 
     def __call__(self, content: str | None) -> tuple[Any, str | None]:
+        value, error = self.parse(content)
+        return (None, error) if error is not None else self.check(value)
+
+    @staticmethod
+    def parse(content: str | None) -> tuple[Any, str | None]:
         if not content:
             return None, "the reply was empty; answer with one JSON object"
         try:
-            value = json.loads(content)
+            return json.loads(content), None
         except ValueError as exc:
             return None, f"the reply is not valid JSON ({exc})"
+
+    def check(self, value: Any) -> tuple[Any, str | None]:
+        """Validate an already parsed value (one reply, or one item of a batch reply)."""
         if self.model is not None:
             try:
                 return self.model.model_validate(value).model_dump(mode="json"), None
@@ -128,6 +144,60 @@ class ReplyValidator:
             ]
             return None, "the JSON does not match the schema: " + "; ".join(lines)
         return value, None
+
+
+_MISSING: Any = object()
+
+
+class BatchReplyCheck:
+    """Validate ``{"results": [...]}`` replies of one batch across repair attempts, item by item.
+
+    An item's first valid value is kept (a later repair reply cannot spoil it); the error returned to the repair
+    loop names only the items still missing. Stateful: one instance per batch conversation.
+    """
+
+    def __init__(self, validate: ReplyValidator, size: int) -> None:
+        self.validate = validate
+        self.size = size
+        self.values: list[Any] = [_MISSING] * size
+        self.errors: list[str | None] = [None] * size
+        self.items: list[str | None] = [None] * size
+        self.repaired: list[bool] = [False] * size
+        self.attempts = 0
+
+    def __call__(self, content: str | None) -> tuple[Any, str | None]:
+        attempt, self.attempts = self.attempts, self.attempts + 1
+        parsed, error = self.validate.parse(content)
+        results = parsed.get("results") if isinstance(parsed, dict) else None
+        if error is None:
+            if not isinstance(results, list):
+                error = f'the reply must be one JSON object {{"results": [...]}} holding exactly {self.size} items'
+            elif len(results) != self.size:
+                error = (
+                    f'"results" holds {len(results)} items; it must hold exactly {self.size}, '
+                    "one per record, in the order given"
+                )
+        if error is not None or not isinstance(results, list):
+            for i in self.missing():
+                self.errors[i] = error
+            return None, error
+        for i, item in enumerate(results):
+            if self.values[i] is not _MISSING:
+                continue
+            value, item_error = self.validate.check(item)
+            self.items[i] = json.dumps(item, ensure_ascii=False, default=str)
+            if item_error is None:
+                self.values[i], self.errors[i], self.repaired[i] = value, None, attempt > 0
+            else:
+                self.errors[i] = item_error
+        missing = self.missing()
+        if not missing:
+            return self.values, None
+        shown = "; ".join(f"results[{i}] (record {i + 1}): {self.errors[i]}" for i in missing[:_MAX_ERRORS_SHOWN])
+        return None, f"{len(missing)} of {self.size} items are invalid: {shown}"
+
+    def missing(self) -> list[int]:
+        return [i for i, value in enumerate(self.values) if value is _MISSING]
 
 
 # -- cache ----------------------------------------------------------------------------------------------------
@@ -247,6 +317,11 @@ class Outcome:
     cached: bool = False
 
 
+def _split_tokens(total: int, parts: int) -> list[int]:
+    """A batch's tokens shared out per record (for the cache's "tokens saved" figure); sums to ``total``."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
 def _excerpt(text: str | None) -> str | None:
     if text is None:
         return None
@@ -266,12 +341,12 @@ class _Caller:
         self.validate = ReplyValidator(config.output_schema, config.output_model)
         self.schema_text = json.dumps(config.output_schema, sort_keys=True)
 
-    def payload(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+    def payload(self, messages: list[dict[str, str]], schema: dict[str, Any] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.config.model, "messages": messages}
         if self.config.response_format == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": self.config.schema_name, "schema": self.config.output_schema},
+                "json_schema": {"name": self.config.schema_name, "schema": schema or self.config.output_schema},
             }
         else:
             body["response_format"] = {"type": "json_object"}
@@ -292,6 +367,47 @@ class _Caller:
         messages.append({"role": "user", "content": user})
         return messages
 
+    def batch_schema(self, size: int) -> dict[str, Any]:
+        """The per-record schema as the items of a ``results`` array of exactly ``size``.
+
+        ``$defs`` (pydantic models put nested models there) move to the root, where their ``#/$defs/...``
+        references point.
+        """
+        item = dict(self.config.output_schema)
+        hoisted: dict[str, Any] = {key: item.pop(key) for key in ("$schema", "$defs", "definitions") if key in item}
+        return {
+            **hoisted,
+            "type": "object",
+            "properties": {"results": {"type": "array", "items": item, "minItems": size, "maxItems": size}},
+            "required": ["results"],
+            "additionalProperties": False,
+        }
+
+    def batch_messages(self, prompts: list[list[dict[str, str]]], schema: dict[str, Any]) -> list[dict[str, str]]:
+        """One conversation for several records, from each record's own (cache-keyed) messages."""
+        size = len(prompts)
+        messages = []
+        if self.system is not None:
+            systems = {record_messages[0]["content"] for record_messages in prompts}
+            if len(systems) > 1:
+                raise FlowValidationError(
+                    "config.system_prompt renders differently per record, but a batch has one system message; "
+                    "with batch_size > 1 move the ${...} placeholders into prompt (or set batch_size=1)",
+                    field="config.system_prompt",
+                    value=self.config.system_prompt,
+                )
+            messages.append({"role": "system", "content": systems.pop()})
+        elif self.config.response_format == "json_object":
+            text = json.dumps(schema, sort_keys=True)
+            messages.append({"role": "system", "content": f"Answer with one JSON object matching: {text}"})
+        parts = [
+            f"Answer each of the {size} records below separately, in order. Reply with one JSON object whose "
+            f'"results" array holds exactly {size} items: results[0] answers record 1, results[1] record 2, and so on.'
+        ]
+        parts += [f'<record n="{n}">\n{m[-1]["content"]}\n</record>' for n, m in enumerate(prompts, 1)]
+        messages.append({"role": "user", "content": "\n\n".join(parts)})
+        return messages
+
     def cache_key(self, messages: list[dict[str, str]]) -> str:
         """Model + rendered prompts (= template and record) + schema + sampling settings + validator."""
         model_name = None
@@ -310,23 +426,63 @@ class _Caller:
         return hashlib.sha256(_canonical(material)).hexdigest()
 
     def call(self, messages: list[dict[str, str]], index: int) -> Outcome:
+        """One record, one request (plus repairs)."""
+        value, error, content, usage, attempts = self._converse(
+            messages, f"record {index}", self.config.output_schema, self.validate
+        )
+        if error is None:
+            return Outcome("ok", output=value, usage=usage, repaired=attempts > 1)
+        return Outcome("invalid", error=error, reply_excerpt=_excerpt(content), usage=usage)
+
+    def call_batch(self, prompts: list[list[dict[str, str]]], indexes: list[int]) -> list[Outcome]:
+        """Several records, one request (plus repairs of the batch); one outcome per record, in order."""
+        size = len(prompts)
+        schema = self.batch_schema(size)
+        check = BatchReplyCheck(self.validate, size)
+        label = f"records {indexes[0]}-{indexes[-1]}"
+        _, _, content, usage, _ = self._converse(self.batch_messages(prompts, schema), label, schema, check)
+        shares = _split_tokens(usage.total_tokens, size)
+        outcomes = []
+        for i in range(size):
+            share = Usage(total_tokens=shares[i])
+            if check.values[i] is not _MISSING:
+                outcomes.append(Outcome("ok", output=check.values[i], usage=share, repaired=check.repaired[i]))
+            else:
+                excerpt = _excerpt(check.items[i] if check.items[i] is not None else content)
+                outcomes.append(Outcome("invalid", error=check.errors[i], reply_excerpt=excerpt, usage=share))
+        return outcomes
+
+    def _converse(
+        self,
+        messages: list[dict[str, str]],
+        label: str,
+        schema: dict[str, Any],
+        validate: Callable[[str | None], tuple[Any, str | None]],
+    ) -> tuple[Any, str | None, str | None, Usage, int]:
+        """Ask, validate, feed the errors back up to ``max_repair_attempts`` times.
+
+        Returns (value, error, last content, usage, requests made).
+        """
         usage = Usage()
         conversation = list(messages)
         error: str | None = None
         content: str | None = None
+        value: Any = None
+        schema_text = json.dumps(schema, sort_keys=True)
+        attempt = 0
         for attempt in range(self.config.max_repair_attempts + 1):
             self.state.check_deadline("ai.transform")
-            reply = self.client.post_json("chat/completions", self.payload(conversation))
-            content, reply_usage = self._content(reply, index, self.client.settings.secret_values())
+            reply = self.client.post_json("chat/completions", self.payload(conversation, schema))
+            content, reply_usage = self._content(reply, label, self.client.settings.secret_values())
             usage.add(reply_usage)
             self.stats.add_usage(reply_usage)
-            value, error = self.validate(content)
+            value, error = validate(content)
             if error is None:
-                return Outcome("ok", output=value, usage=usage, repaired=attempt > 0)
+                break
             if attempt < self.config.max_repair_attempts:
                 self.state.log.info(
-                    "ai.transform: record %s reply invalid (%s); asking for a repair (%s of %s)",
-                    index,
+                    "ai.transform: %s reply invalid (%s); asking for a repair (%s of %s)",
+                    label,
                     error[:200],
                     attempt + 1,
                     self.config.max_repair_attempts,
@@ -337,19 +493,19 @@ class _Caller:
                     {
                         "role": "user",
                         "content": f"Your reply was invalid: {error}. Reply again with only one JSON object that "
-                        f"matches this JSON Schema: {self.schema_text}",
+                        f"matches this JSON Schema: {schema_text}",
                     },
                 ]
-        return Outcome("invalid", error=error, reply_excerpt=_excerpt(content), usage=usage)
+        return value, error, content, usage, attempt + 1
 
     @staticmethod
-    def _content(reply: Any, index: int, secrets: list[str]) -> tuple[str | None, Mapping[str, Any] | None]:
+    def _content(reply: Any, label: str, secrets: list[str]) -> tuple[str | None, Mapping[str, Any] | None]:
         try:
             message = reply["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
             got = redact_text(str(reply)[:200], secrets)  # a misrouted request may get its key echoed back
             raise InvalidResponseError(
-                f"record {index}: the endpoint answered 2xx without choices[0].message; is the connection's host "
+                f"{label}: the endpoint answered 2xx without choices[0].message; is the connection's host "
                 f"an OpenAI-compatible /v1 base URL? Got: {got}"
             ) from None
         usage = reply.get("usage") if isinstance(reply, dict) else None
@@ -395,6 +551,19 @@ class _Stats:
             "usage": self.usage.as_dict(),
             "tokens_saved_by_cache": self.saved_tokens,
         }
+
+
+@dataclass
+class _Slot:
+    """One input record on its way through: a cache hit (``outcome``) or a place in a submitted request."""
+
+    index: int
+    record: Any
+    key: str
+    messages: list[dict[str, str]]
+    outcome: Outcome | None = None
+    future: Future[list[Outcome]] | None = None
+    position: int = 0
 
 
 def default_cache_path(state: ExecutionState) -> str:
@@ -458,65 +627,95 @@ class AiTransformRuntime:
         progress: ProgressReporter,
     ) -> Iterator[Any]:
         config = caller.config
-        window = config.max_concurrency * 2
-        pending: deque[tuple[int, Any, Future[Outcome]]] = deque()
+        window = config.max_concurrency * config.batch_size * 2
+        pending: deque[_Slot] = deque()
+        batch: list[_Slot] = []  # uncached records waiting for a full batch (always the newest pending ones)
         executor = ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix="ai-transform")
         try:
             for index, record in enumerate(records):
                 stats.records_in += 1
-                pending.append((index, record, executor.submit(self._one, caller, cache, record, index)))
+                slot = self._lookup(caller, cache, record, index)
+                pending.append(slot)
+                if slot.outcome is None:
+                    batch.append(slot)
+                    if len(batch) >= config.batch_size:
+                        batch = self._submit(executor, caller, cache, batch)
                 while len(pending) >= window:
+                    if pending[0].outcome is None and pending[0].future is None:
+                        batch = self._submit(executor, caller, cache, batch)
                     yield from self._finish(caller, pending.popleft(), stats, progress)
+            if batch:
+                batch = self._submit(executor, caller, cache, batch)
             while pending:
                 yield from self._finish(caller, pending.popleft(), stats, progress)
         finally:
-            # On failure: records not started are dropped; running ones finish and land in the cache.
+            # On failure: requests not started are dropped; running ones finish and land in the cache.
             executor.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
-    def _one(caller: _Caller, cache: ResultCache | None, record: Any, index: int) -> Outcome:
+    def _lookup(caller: _Caller, cache: ResultCache | None, record: Any, index: int) -> _Slot:
+        """Render the record's prompt and look it up; the key is the same whatever the batch size."""
         messages = caller.messages(record, index)
         key = caller.cache_key(messages)
-        if cache is not None:
-            hit = cache.get(key)
-            if hit is not None and (
-                hit["status"] == "ok"
-                # an invalid reply is final only for as many repairs as it got: raising the bound asks again
-                or (
-                    caller.config.on_invalid != "fail"
-                    and int(hit.get("max_repair_attempts") or 0) >= caller.config.max_repair_attempts
-                )
-            ):
-                caller.stats.add_cached(int(hit.get("total_tokens") or 0))
-                return Outcome(
-                    hit["status"],
-                    output=hit.get("output"),
-                    error=hit.get("error"),
-                    reply_excerpt=hit.get("reply_excerpt"),
-                    usage=Usage(total_tokens=int(hit.get("total_tokens") or 0)),
-                    cached=True,
-                )
-        outcome = caller.call(messages, index)
-        if cache is not None and (outcome.status == "ok" or caller.config.on_invalid != "fail"):
-            cache.put(
-                {
-                    "key": key,
-                    "status": outcome.status,
-                    "output": outcome.output,
-                    "error": outcome.error,
-                    "reply_excerpt": outcome.reply_excerpt,
-                    "total_tokens": outcome.usage.total_tokens,
-                    "max_repair_attempts": caller.config.max_repair_attempts,
-                }
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None and (
+            hit["status"] == "ok"
+            # an invalid reply is final only for as many repairs as it got: raising the bound asks again
+            or (
+                caller.config.on_invalid != "fail"
+                and int(hit.get("max_repair_attempts") or 0) >= caller.config.max_repair_attempts
             )
-        return outcome
+        ):
+            caller.stats.add_cached(int(hit.get("total_tokens") or 0))
+            outcome = Outcome(
+                hit["status"],
+                output=hit.get("output"),
+                error=hit.get("error"),
+                reply_excerpt=hit.get("reply_excerpt"),
+                usage=Usage(total_tokens=int(hit.get("total_tokens") or 0)),
+                cached=True,
+            )
+            return _Slot(index, record, key, messages, outcome=outcome)
+        return _Slot(index, record, key, messages)
+
+    def _submit(
+        self, executor: ThreadPoolExecutor, caller: _Caller, cache: ResultCache | None, batch: list[_Slot]
+    ) -> list[_Slot]:
+        """Start one request for ``batch``; returns the next (empty) batch."""
+        future = executor.submit(self._call, caller, cache, list(batch))
+        for position, slot in enumerate(batch):
+            slot.future, slot.position = future, position
+        return []
 
     @staticmethod
-    def _finish(
-        caller: _Caller, item: tuple[int, Any, Future[Outcome]], stats: _Stats, progress: ProgressReporter
-    ) -> Iterator[Any]:
-        index, record, future = item
-        outcome = future.result()  # a FlowError from the call (HTTP, deadline, template) propagates as is
+    def _call(caller: _Caller, cache: ResultCache | None, batch: list[_Slot]) -> list[Outcome]:
+        if len(batch) == 1:
+            outcomes = [caller.call(batch[0].messages, batch[0].index)]
+        else:
+            outcomes = caller.call_batch([slot.messages for slot in batch], [slot.index for slot in batch])
+        if cache is not None:
+            for slot, outcome in zip(batch, outcomes, strict=True):
+                if outcome.status == "ok" or caller.config.on_invalid != "fail":
+                    cache.put(
+                        {
+                            "key": slot.key,
+                            "status": outcome.status,
+                            "output": outcome.output,
+                            "error": outcome.error,
+                            "reply_excerpt": outcome.reply_excerpt,
+                            "total_tokens": outcome.usage.total_tokens,
+                            "max_repair_attempts": caller.config.max_repair_attempts,
+                        }
+                    )
+        return outcomes
+
+    @staticmethod
+    def _finish(caller: _Caller, slot: _Slot, stats: _Stats, progress: ProgressReporter) -> Iterator[Any]:
+        index, record = slot.index, slot.record
+        outcome = slot.outcome
+        if outcome is None:
+            assert slot.future is not None
+            outcome = slot.future.result()[slot.position]  # a FlowError from the call (HTTP, deadline) propagates
         config = caller.config
         progress.update(records=1)
         if outcome.status == "ok":

@@ -248,6 +248,8 @@ def test_wrong_api_key_fails_without_leaking_it(llm_server: FakeLlmServer) -> No
         ({"output_schema": {"type": "array"}}, "must describe an object"),
         ({"on_invalid": "ignore"}, "config.on_invalid"),
         ({"max_concurrency": 0}, "config.max_concurrency"),
+        ({"batch_size": 0}, "config.batch_size"),
+        ({"batch_size": 101}, "config.batch_size"),
         ({"temperatur": 1}, "unknown key 'temperatur'"),
     ],
 )
@@ -296,3 +298,115 @@ def test_cached_invalid_reply_is_asked_again_when_more_repairs_are_allowed(llm_s
     more = _run(llm_server, RECORDS[:4], base_path=str(tmp_path), on_invalid="keep", max_repair_attempts=1)
     assert more[3]["words"] == 7 and llm_server.requests_for("3") == 2
     assert len(llm_server.requests) == 5  # records 0-2 came from the cache every time
+
+
+# -- batch_size > 1 ---------------------------------------------------------------------------------------------
+
+TWELVE = [{"id": str(i), "text": f"item number {i} is here"} for i in range(12)]
+
+
+def _batch_requests(server: FakeLlmServer) -> list[list[str | None]]:
+    """The records of each request, sorted (batches run concurrently, so they arrive in any order)."""
+    return sorted((r.record_ids for r in server.requests), key=lambda ids: int(ids[0] or 0))
+
+
+def test_batches_give_the_same_records_with_fewer_requests(llm_server: FakeLlmServer) -> None:
+    single = _run(llm_server, TWELVE, cache=False)
+    assert len(llm_server.requests) == 12
+    llm_server.reset()
+    result = _run_full(llm_server, TWELVE, cache=False, batch_size=5)
+    assert result.value == single  # same enrichment, input order kept
+    ids = [str(i) for i in range(12)]
+    assert _batch_requests(llm_server) == [ids[0:5], ids[5:10], ids[10:12]]
+    body = next(r for r in llm_server.requests if r.record_ids[0] == "0").body
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["results"] and schema["properties"]["results"]["items"] == DEFAULT_REPLY_SCHEMA
+    assert schema["properties"]["results"]["minItems"] == schema["properties"]["results"]["maxItems"] == 5
+    last = next(r for r in llm_server.requests if r.record_ids[0] == "10").body["response_format"]["json_schema"]
+    assert last["schema"]["properties"]["results"]["maxItems"] == 2
+    usage = result.extra_xcom["usage"]
+    assert usage["usage"]["completions"] == 3 and usage["records_out"] == 12 and usage["repaired"] == 0
+
+
+def test_a_schema_violating_item_is_repaired_and_the_valid_items_kept(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("7", "schema_violation")
+    result = _run_full(llm_server, TWELVE, cache=False, batch_size=5)
+    assert [r["words"] for r in result.value] == [7] * 12
+    assert len(llm_server.requests) == 4 and llm_server.requests_for("7") == 2
+    repair = [r for r in llm_server.requests if "7" in r.record_ids][1]
+    assert repair.record_ids == ["5", "6", "7", "8", "9"]
+    feedback = repair.body["messages"][-1]["content"]
+    assert "1 of 5 items are invalid" in feedback and "results[2] (record 3)" in feedback
+    assert "words: 'many' is not of type 'integer'" in feedback
+    assert result.extra_xcom["usage"]["repaired"] == 1  # only record 7 needed the repair
+
+
+def test_a_wrong_length_batch_reply_is_repaired(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("3", "wrong_length")
+    out = _run(llm_server, TWELVE[:5], cache=False, batch_size=5)
+    assert [r["id"] for r in out] == ["0", "1", "2", "3", "4"] and out[4]["words"] == 7
+    assert len(llm_server.requests) == 2
+    assert '"results" holds 4 items; it must hold exactly 5' in llm_server.requests[1].body["messages"][-1]["content"]
+
+
+def test_on_invalid_applies_to_the_still_invalid_records_of_a_batch_only(llm_server: FakeLlmServer) -> None:
+    llm_server.inject("1", "schema_violation", times=None)
+    llm_server.inject("0", "slow", delay=0)  # a no-op for the first request...
+    llm_server.inject("0", "schema_violation")  # ...then the repair reply spoils record 0: its first answer stands
+    kept = _run(llm_server, TWELVE[:4], cache=False, batch_size=4, on_invalid="keep", max_repair_attempts=1)
+    assert len(llm_server.requests) == 2
+    assert [("_ai_error" in r, r.get("words")) for r in kept] == [(False, 7), (True, None), (False, 7), (False, 7)]
+    assert "'many' is not of type 'integer'" in kept[1]["_ai_error"]["error"]
+    assert kept[1]["_ai_error"]["reply_excerpt"] == '{"id": "1", "words": "many"}'
+    llm_server.reset()
+    llm_server.inject("2", "wrong_length", times=None)
+    with pytest.raises(LlmOutputError, match=r"record 0: .*holds 3 items"):
+        _run(llm_server, TWELVE[:4], cache=False, batch_size=4, max_repair_attempts=1)
+
+
+def test_cached_records_are_not_sent_again_in_a_batch(llm_server: FakeLlmServer, tmp_path) -> None:
+    evens = [r for r in TWELVE if int(r["id"]) % 2 == 0 and int(r["id"]) < 6]
+    _run(llm_server, evens, base_path=str(tmp_path))  # batch_size=1 fills the cache for 0, 2, 4
+    llm_server.reset()
+    out = _run(llm_server, TWELVE[:10], base_path=str(tmp_path), batch_size=5)
+    # the cache key does not depend on the batch size; only uncached records are grouped, consecutively
+    assert _batch_requests(llm_server) == [["1", "3", "5", "6", "7"], ["8", "9"]]
+    assert [r["id"] for r in out] == [str(i) for i in range(10)] and all(r["words"] == 7 for r in out)
+    llm_server.reset()
+    assert _run(llm_server, TWELVE[:10], base_path=str(tmp_path), batch_size=1) == out
+    assert llm_server.requests == []  # and back: batch results serve single runs
+
+
+def test_batches_share_the_concurrency_bound(llm_server: FakeLlmServer) -> None:
+    for i in range(12):
+        llm_server.inject(str(i), "slow", delay=0.2)
+    out = _run(llm_server, TWELVE, cache=False, batch_size=2, max_concurrency=2)
+    assert [r["id"] for r in out] == [str(i) for i in range(12)]
+    assert len(llm_server.requests) == 6 and llm_server.max_in_flight == 2
+
+
+def test_a_per_record_system_prompt_cannot_be_batched(llm_server: FakeLlmServer) -> None:
+    with pytest.raises(FlowValidationError, match=r"config.system_prompt renders differently per record"):
+        _run(llm_server, TWELVE[:2], cache=False, batch_size=2, system_prompt="About ${id}")
+    out = _run(llm_server, TWELVE[:2], cache=False, batch_size=2, system_prompt="Be brief.")
+    assert len(out) == 2 and llm_server.requests[-1].body["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def test_batch_schema_keeps_nested_model_references_resolvable(llm_server: FakeLlmServer) -> None:
+    from jsonschema import Draft202012Validator
+
+    class Inner(BaseModel):
+        n: int
+
+    class Reply(BaseModel):
+        id: str
+        inner: Inner
+
+    llm_server.responder = lambda rid, prompt: {"id": rid, "inner": {"n": len(prompt.split())}}
+    schema = Reply.model_json_schema()
+    out = _run(llm_server, TWELVE[:3], cache=False, batch_size=3, output_schema=schema, output_model=Reply)
+    assert [r["inner"] for r in out] == [{"n": 7}] * 3
+    sent = llm_server.requests[0].body["response_format"]["json_schema"]["schema"]
+    assert "$defs" in sent and "$defs" not in sent["properties"]["results"]["items"]
+    Draft202012Validator(sent).validate({"results": [{"id": "0", "inner": {"n": 1}}] * 3})
+    assert not Draft202012Validator(sent).is_valid({"results": [{"id": "0", "inner": {"n": "x"}}] * 3})
