@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,28 @@ from airflow_provider_flow.runtimes.fileio import (
     resolve_base,
 )
 from airflow_provider_flow.runtimes.state import ExecutionState, StaticSettingsProvider
+
+
+def run_as_nobody(body: str) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a child that imports the package, then drops to 'nobody': a real EACCES, no mock."""
+    code = "import os\nimport sys\nfrom airflow_provider_flow.errors import FileError\n"
+    code += "from airflow_provider_flow.runtimes.fileio import atomic_write, glob_confined\n"
+    code += "os.setgid(65534); os.setuid(65534)\n" + body
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=60,
+    )
+
+
+def nobody_can_enter() -> Path:
+    """A folder under /tmp: pytest's tmp_path sits in a 0700 folder 'nobody' cannot enter."""
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    folder.chmod(0o755)
+    return folder
 
 
 def tree(root: Path) -> dict[str, bytes | str]:
@@ -300,29 +326,12 @@ def test_file_error_classification(code: int, retryable: bool) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
 def test_permission_denied_is_not_retryable(tmp_path: Path) -> None:
     """Real EACCES: a child process drops to 'nobody' (after its imports) and writes into a root-owned folder."""
-    import subprocess
-    import sys
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's tmp_path sits in a 0700 folder 'nobody' cannot enter
-    folder.chmod(0o755)
-    code = (
-        "import sys\n"
-        "from airflow_provider_flow.errors import FileError\n"
-        "from airflow_provider_flow.runtimes.fileio import atomic_write\n"
-        "import os; os.setgid(65534); os.setuid(65534)\n"
+    folder = nobody_can_enter()
+    result = run_as_nobody(
         "try:\n"
         f"    with atomic_write({str(os.path.realpath(folder))!r}, 'x.txt') as w: w.write(b'x')\n"
         "except FileError as e:\n"
         "    print(e.details['errno'], e.is_retryable, e.operation)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        timeout=60,
     )
     try:
         assert result.stdout.split() == ["EACCES", "False", "open"], result.stderr
@@ -386,34 +395,17 @@ def test_open_append_is_confined_and_appends_in_place(layout: tuple[str, Path]) 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
 def test_glob_fails_on_a_folder_it_cannot_list_instead_of_missing_its_files() -> None:
     """os.walk skips unreadable folders silently: a file.source glob would hand on part of the data as all of it."""
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's tmp_path sits in a 0700 folder 'nobody' cannot enter
+    base = nobody_can_enter()
     try:
-        base.chmod(0o755)
         (base / "open").mkdir(mode=0o755)
         (base / "open" / "a.csv").write_text("x")
         (base / "locked").mkdir(mode=0o700)  # root-owned: 'nobody' cannot list it
         (base / "locked" / "b.csv").write_text("x")
-        code = (
-            "from airflow_provider_flow.errors import FileError\n"
-            "from airflow_provider_flow.runtimes.fileio import glob_confined\n"
-            "import os; os.setgid(65534); os.setuid(65534)\n"
+        result = run_as_nobody(
             "try:\n"
             f"    print(glob_confined({str(os.path.realpath(base))!r}, '**/*.csv'))\n"
             "except FileError as e:\n"
             "    print(e.details['errno'], e.operation, e.is_retryable, e.path.endswith('locked'))\n"
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            cwd="/",
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-            timeout=60,
         )
         assert result.stdout.split() == ["EACCES", "glob", "False", "True"], result.stdout + result.stderr
     finally:
