@@ -16,8 +16,8 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_flow.airflow_compat import AirflowNotFoundException
 from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.hooks.connections import connection_or_fail
 
 
 class FlowFsHook(BaseHook):
@@ -45,12 +45,7 @@ class FlowFsHook(BaseHook):
             "(e.g. AIRFLOW_CONN_" + self.fs_conn_id.upper() + '=\'{"conn_type": "fs", "extra": {"path": "/data"}}\'), '
             "or pass base_path to the operator"
         )
-        try:
-            conn = self.get_conn()
-        except AirflowNotFoundException:
-            raise FlowValidationError(
-                f"connection {self.fs_conn_id!r} is not defined; {fix}", field="fs_conn_id", value=self.fs_conn_id
-            ) from None
+        conn = connection_or_fail(self.fs_conn_id, field="fs_conn_id", fix=fix)
         path = conn.extra_dejson.get("path")
         if not isinstance(path, str) or not path.strip():
             raise FlowValidationError(

@@ -37,8 +37,8 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_flow.airflow_compat import AirflowNotFoundException
 from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.hooks.connections import connection_or_fail
 from airflow_provider_flow.runtimes.httpio import HttpSettings, RetrySettings, TimeoutSettings
 
 #: Extra keys that configure the hook rather than becoming headers (plus HttpHook's own, ignored here).
@@ -115,15 +115,12 @@ class FlowHttpHook(BaseHook):
 
     def get_settings(self) -> HttpSettings:
         """Read the connection, register its secrets with the log masker, and build the settings."""
-        try:
-            conn = self.get_connection(self.http_conn_id)
-        except AirflowNotFoundException:  # a typo in http_conn_id fails the same way on every retry
-            raise FlowValidationError(
-                f"connection {self.http_conn_id!r} is not defined; create an 'http' connection with that id (or "
-                f"set AIRFLOW_CONN_{self.http_conn_id.upper()}), or pass the right http_conn_id",
-                field="http_conn_id",
-                value=self.http_conn_id,
-            ) from None
+        conn = connection_or_fail(
+            self.http_conn_id,
+            field="http_conn_id",
+            fix=f"create an 'http' connection with that id (or set AIRFLOW_CONN_{self.http_conn_id.upper()}), "
+            "or pass the right http_conn_id",
+        )
         extra: dict[str, Any] = dict(conn.extra_dejson or {})
         where = f"http connection {self.http_conn_id!r}"
         settings = self.settings_from(

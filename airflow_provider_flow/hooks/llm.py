@@ -23,8 +23,8 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_flow.airflow_compat import AirflowNotFoundException
 from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.hooks.connections import connection_or_fail
 from airflow_provider_flow.hooks.http import FlowHttpHook
 from airflow_provider_flow.runtimes.ai_transform import LlmSettings
 
@@ -57,15 +57,12 @@ class FlowLlmHook(BaseHook):
 
     def get_settings(self) -> LlmSettings:
         """Read the connection, mask the key, and build the settings."""
-        try:
-            conn = self.get_connection(self.llm_conn_id)
-        except AirflowNotFoundException:
-            raise FlowValidationError(
-                f"connection {self.llm_conn_id!r} is not defined; create it with type 'flow_llm' (Base URL such as "
-                f"https://api.openai.com/v1, API key as password) or set AIRFLOW_CONN_{self.llm_conn_id.upper()}",
-                field="llm_conn_id",
-                value=self.llm_conn_id,
-            ) from None
+        conn = connection_or_fail(
+            self.llm_conn_id,
+            field="llm_conn_id",
+            fix="create it with type 'flow_llm' (Base URL such as https://api.openai.com/v1, API key as password) "
+            f"or set AIRFLOW_CONN_{self.llm_conn_id.upper()}",
+        )
         if not conn.host:
             raise FlowValidationError(
                 f"connection {self.llm_conn_id!r} has no Base URL (host); set it to the endpoint's /v1 URL",
