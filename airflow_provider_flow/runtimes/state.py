@@ -105,7 +105,3 @@ class ExecutionState:
                 f"task deadline passed during {phase}; raise execution_timeout or reduce the work per task",
                 phase=phase,
             )
-
-    @property
-    def is_last_try(self) -> bool:
-        return self.try_number > self.max_tries
