@@ -1,10 +1,27 @@
-"""The one vocabulary of failure.
+"""The one vocabulary of failure: every error the package raises on purpose is defined here.
 
-Every runtime raises a :class:`FlowError` (or a subclass) and nothing else for failures it understands. The base
-operator reads :attr:`FlowError.is_retryable` to decide, in one place, whether Airflow should retry the task or
-fail it at once. Errors are pickled when Airflow moves them between processes, so every class here rebuilds itself
-from its attribute dict rather than from constructor arguments (the default ``Exception`` pickling replays only
-positional ``args`` and would drop keyword-only ones).
+Every runtime raises a :class:`FlowError` (or a subclass) and nothing else for failures it understands; anything
+else is a bug. The base operator reads :attr:`FlowError.is_retryable` to decide, in one place, whether Airflow
+should retry the task or fail it at once (``operators/base.py`` turns the decision into Airflow's exceptions; no
+module below it imports Airflow). Errors are pickled when Airflow moves them between processes, so every class
+here rebuilds itself from its attribute dict rather than from constructor arguments (the default ``Exception``
+pickling replays only positional ``args`` and would drop keyword-only ones).
+
+The hierarchy (retryable by default marked ``R``; ``is_retryable`` may still say otherwise per instance)::
+
+    FlowError
+    ├── FlowValidationError (ValueError)     bad config or input: same input, same failure
+    │   ├── FlowFileError                    everything wrong with one flow file
+    │   └── FlowLoadError                    every invalid flow file of one loader call (the DAG import error)
+    ├── FlowTimeoutError (TimeoutError)   R  a phase or the task's deadline passed
+    ├── FlowConnectionError (ConnectionError)  R  peer unreachable, connection dropped
+    ├── HttpError                            non-2xx; R for 408, 429 and 5xx; carries ``retry_after``
+    ├── ResponseTooLargeError                a body past ``max_response_bytes``
+    ├── InvalidResponseError                 a 2xx body that cannot be used (not JSON, wrong shape)
+    ├── PartialDeliveryError                 some sink batches accepted before one failed; as retryable as the cause
+    ├── LlmOutputError                       a model reply still invalid after every repair
+    └── FileError                            a filesystem operation failed; R for ENOSPC, EIO and the like
+        └── PathTraversalError               a path that would leave its base; never retryable
 """
 
 from __future__ import annotations
@@ -203,13 +220,74 @@ class PathTraversalError(FileError):
         return False
 
 
+class ResponseTooLargeError(FlowError):
+    """A response body grew past ``max_response_bytes``: the same request would do it again, so no retry."""
+
+    code = "response_too_large"
+
+
+class InvalidResponseError(FlowError):
+    """A 2xx response whose body cannot be used (not JSON, wrong shape)."""
+
+    code = "invalid_response"
+
+
+class PartialDeliveryError(FlowError):
+    """Some sink batches were accepted before one failed; ``details`` lists exactly which.
+
+    Retryable when the failure behind it is; ``retry_after`` is carried over so the Airflow retry policy can wait
+    as long as the API asked.
+    """
+
+    code = "partial_delivery"
+
+    def __init__(self, message: str, *, cause: FlowError, details: dict[str, Any]) -> None:
+        self.retry_after = getattr(cause, "retry_after", None)
+        super().__init__(message, details=details, retryable=cause.is_retryable)
+
+
+class LlmOutputError(FlowError):
+    """The model's reply stayed invalid after every repair attempt (``on_invalid='fail'``)."""
+
+    code = "llm_invalid_output"
+
+
+class FlowFileError(FlowValidationError):
+    """Everything wrong with one flow file, as one error; ``problems`` holds one line per problem."""
+
+    code = "flow_file_invalid"
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"invalid flow file {path}: {len(problems)} {noun}\n{lines}", value=path)
+        self.path = path
+        self.problems = list(problems)
+
+
+class FlowLoadError(FlowValidationError):
+    """One or more flow files are invalid; the message lists every problem of every file."""
+
+    code = "flow_load_failed"
+
+    def __init__(self, errors: list[FlowFileError]) -> None:
+        super().__init__("\n".join(err.message for err in errors))
+        self.errors = list(errors)
+
+
 __all__ = [
     "BODY_EXCERPT_LIMIT",
     "FileError",
     "FlowConnectionError",
     "FlowError",
+    "FlowFileError",
+    "FlowLoadError",
     "FlowTimeoutError",
     "FlowValidationError",
     "HttpError",
+    "InvalidResponseError",
+    "LlmOutputError",
+    "PartialDeliveryError",
     "PathTraversalError",
+    "ResponseTooLargeError",
 ]

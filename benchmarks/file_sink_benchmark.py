@@ -21,7 +21,8 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from airflow_provider_flow.runtimes.formats import iter_records, write_records
+from airflow_provider_flow.records.reader import iter_records
+from airflow_provider_flow.records.writer import write_records
 
 
 def records(n: int) -> Iterator[dict[str, Any]]:

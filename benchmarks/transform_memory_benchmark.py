@@ -63,9 +63,11 @@ def generate(path: Path, n: int) -> None:
 
 
 def run_streamed(base: str, n: int, *, sort: bool = False) -> dict[str, float]:
-    from airflow_provider_flow.models import FileReference, TransformConfig, validate_config
-    from airflow_provider_flow.runtimes.state import ExecutionState, StaticSettingsProvider
-    from airflow_provider_flow.runtimes.transform import TransformRuntime
+    from airflow_provider_flow.core.config import validate_config
+    from airflow_provider_flow.core.settings import StaticSettingsProvider
+    from airflow_provider_flow.core.state import ExecutionState
+    from airflow_provider_flow.nodes.transform import TransformConfig, TransformRuntime
+    from airflow_provider_flow.records.reference import FileReference
 
     after_imports = _rss_mib()
     size = os.path.getsize(os.path.join(base, "in.ndjson"))

@@ -11,4 +11,4 @@ fi
 .venv/bin/uv pip sync --quiet --python "$VENV/bin/python" requirements/compat-airflow-3.1.txt
 .venv/bin/uv pip install --quiet --python "$VENV/bin/python" --no-deps -e .
 echo "==> pytest on $("$VENV/bin/python" -c 'import airflow; print("Airflow", airflow.__version__)')"
-exec "$VENV/bin/python" -m pytest -q tests/operators/test_base_operator.py tests/test_errors.py tests/runtimes/test_registry.py "$@"
+exec "$VENV/bin/python" -m pytest -q tests/operators/test_base_operator.py tests/test_errors.py tests/core/test_registry.py "$@"

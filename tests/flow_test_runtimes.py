@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from airflow_provider_flow.core.config import ConfigModel
+from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import (
     FlowError,
     FlowTimeoutError,
@@ -11,8 +13,6 @@ from airflow_provider_flow.errors import (
     HttpError,
     PathTraversalError,
 )
-from airflow_provider_flow.models import ConfigModel
-from airflow_provider_flow.runtimes.state import ExecutionState
 
 
 class EchoConfig(ConfigModel):
@@ -75,7 +75,7 @@ class FailRuntime:
 
 
 def register_test_runtimes() -> None:
-    from airflow_provider_flow.runtimes.registry import registry
+    from airflow_provider_flow.core.registry import registry
 
     registry.register(EchoRuntime(), replace=True)
     registry.register(FailRuntime(), replace=True)

@@ -14,7 +14,7 @@ How data moves: a node's input (``data``) is built from its upstream nodes' XCom
 
 * no upstream: ``data`` is ``None`` (sources);
 * one upstream: ``data`` is that node's output (records, or a file reference for large data);
-* several upstreams: ``data`` is :func:`~airflow_provider_flow.models.upstream_outputs` of them
+* several upstreams: ``data`` is :func:`~airflow_provider_flow.records.input.upstream_outputs` of them
   (``{"kind": "upstreams", "outputs": {upstream_id: output}}``, in the order the node lists them); runtimes that
   read records read each upstream's records one after another.
 
@@ -37,20 +37,13 @@ from typing import Any, Literal
 
 from airflow.sdk import DAG, Asset, Param
 
-from airflow_provider_flow.flows.spec import FlowFileError, FlowNode, FlowSpec, flow_files, load_flow_file
-from airflow_provider_flow.models import upstream_outputs
+from airflow_provider_flow.core.registry import RuntimeRegistry
+from airflow_provider_flow.errors import FlowFileError, FlowLoadError
+from airflow_provider_flow.flows.spec import FlowNode, FlowSpec, flow_files, load_flow_file
 from airflow_provider_flow.operators.base import FlowNodeOperator
-from airflow_provider_flow.runtimes.registry import RuntimeRegistry
+from airflow_provider_flow.records.input import upstream_outputs
 
 log = logging.getLogger(__name__)
-
-
-class FlowLoadError(ValueError):
-    """One or more flow files are invalid; the message lists every problem of every file."""
-
-    def __init__(self, errors: list[FlowFileError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(err.message for err in errors))
 
 
 def _task_kwargs(spec: FlowSpec, node: FlowNode) -> dict[str, Any]:

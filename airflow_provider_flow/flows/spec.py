@@ -39,15 +39,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.models import Node, allowed_keys_hint, validate_static_config
-from airflow_provider_flow.runtimes.registry import RuntimeRegistry
+from airflow_provider_flow.core.config import validate_static_config
+from airflow_provider_flow.core.registry import RuntimeRegistry
+from airflow_provider_flow.core.validation import allowed_keys_hint
+from airflow_provider_flow.errors import FlowFileError, FlowValidationError
 
 #: File name endings the folder loader and the CLI pick up.
 FLOW_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 #: Airflow's dag_id rule (letters, digits, dashes, dots, underscores; at most 250 characters).
 DAG_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+#: Airflow task ids allow letters, digits, dashes, dots and underscores.
+NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$"
 
 #: Schedule strings Airflow accepts besides cron expressions.
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
@@ -116,9 +120,14 @@ def _check_asset_uri(uri: str) -> str:
     return uri
 
 
-class FlowNode(Node):
-    """A :class:`~airflow_provider_flow.models.Node` plus the task settings a flow file may set per node."""
+class FlowNode(_Strict):
+    """One step of a flow: which runtime runs it, with what config, after which other nodes, with which task
+    settings."""
 
+    id: str = Field(pattern=NODE_ID_PATTERN, description="Unique within the flow; becomes the Airflow task_id.")
+    runtime: str = Field(min_length=1, description="A name in the runtime registry, e.g. 'http.source'.")
+    config: dict[str, Any] = Field(default_factory=dict)
+    upstream: list[str] = Field(default_factory=list, description="Ids of nodes whose output this node reads.")
     retries: int | None = Field(default=None, ge=0)
     retry_delay_seconds: float | None = Field(default=None, ge=0)
     execution_timeout_seconds: float | None = Field(default=None, gt=0)
@@ -203,19 +212,6 @@ class FlowSpec(_Strict):
                 ordered.append(node)
             pending = [n for n in pending if n.id not in done]
         return ordered
-
-
-class FlowFileError(FlowValidationError):
-    """Everything wrong with one flow file, as one error; ``problems`` holds one line per problem."""
-
-    code = "flow_file_invalid"
-
-    def __init__(self, path: str, problems: list[str]) -> None:
-        lines = "\n".join(f"  - {p}" for p in problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"invalid flow file {path}: {len(problems)} {noun}\n{lines}", value=path)
-        self.path = path
-        self.problems = list(problems)
 
 
 def _node_label(raw_nodes: Any, index: int) -> str:
@@ -409,7 +405,7 @@ def _check_params(spec: FlowSpec) -> list[str]:
 def validate_flow(raw: Mapping[str, Any], *, source: str, registry: RuntimeRegistry | None = None) -> FlowSpec:
     """Validate a raw flow mapping completely; raise one :class:`FlowFileError` listing every problem."""
     if registry is None:
-        from airflow_provider_flow.runtimes.registry import registry as default_registry
+        from airflow_provider_flow.core.registry import registry as default_registry
 
         registry = default_registry
     try:

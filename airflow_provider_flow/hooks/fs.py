@@ -7,7 +7,7 @@ own: the ``fs`` type belongs to the standard provider, and registering it twice 
 A missing connection or an empty ``path`` is a configuration error raised as
 :class:`~airflow_provider_flow.errors.FlowValidationError` (fails the task without retry, naming the fix), never
 a silent fallback to ``/`` or the working directory. The runtimes validate and resolve the returned folder
-(``fileio.check_base``: absolute, existing, not the root).
+(``storage/base.py``: absolute, existing, not the root).
 """
 
 from __future__ import annotations
@@ -66,3 +66,8 @@ class FlowFsHook(BaseHook):
         if not os.path.isdir(path):
             return False, f"{path} is not an existing folder here"
         return True, f"{path} exists"
+
+
+def fs_base_path(conn_id: str) -> str:
+    """The ``fs`` settings resolver (entry point ``airflow_provider_flow.settings: fs``): the base folder."""
+    return FlowFsHook(fs_conn_id=conn_id).get_base_path()

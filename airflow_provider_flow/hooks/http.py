@@ -1,4 +1,4 @@
-"""``FlowHttpHook``: an Airflow ``http`` connection -> :class:`~airflow_provider_flow.runtimes.httpio.HttpSettings`.
+"""``FlowHttpHook``: an Airflow ``http`` connection -> :class:`~airflow_provider_flow.http.settings.HttpSettings`.
 
 It reads Airflow's standard ``http`` connection type, so connections made for ``HttpOperator``/``HttpHook`` work
 unchanged:
@@ -37,9 +37,10 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_flow.airflow_compat import mask_secret
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.connections import connection_or_fail
-from airflow_provider_flow.runtimes.httpio import HttpSettings, RetrySettings, TimeoutSettings
+from airflow_provider_flow.http.settings import HttpSettings, RetrySettings, TimeoutSettings
 
 #: Extra keys that configure the hook rather than becoming headers (plus HttpHook's own, ignored here).
 _OPTION_KEYS = frozenset(
@@ -70,12 +71,6 @@ _OPTION_KEYS = frozenset(
         "srv_lookup",
     }
 )
-
-
-def _mask(secret: str) -> None:
-    from airflow_provider_flow.airflow_compat import mask_secret
-
-    mask_secret(secret)
 
 
 def _to_bool(value: Any, key: str) -> bool:
@@ -133,7 +128,7 @@ class FlowHttpHook(BaseHook):
             where=where,
         )
         for secret in settings.secret_values():
-            _mask(secret)
+            mask_secret(secret)
         return settings
 
     @staticmethod
@@ -236,3 +231,8 @@ class FlowHttpHook(BaseHook):
         except Exception as exc:  # the UI shows the message
             return False, str(exc)
         return True, f"resolved {settings!r}"
+
+
+def http_settings(conn_id: str) -> HttpSettings:
+    """The ``http`` settings resolver (entry point ``airflow_provider_flow.settings: http``)."""
+    return FlowHttpHook(http_conn_id=conn_id).get_settings()

@@ -1,4 +1,4 @@
-"""``FlowLlmHook``: an Airflow connection -> :class:`~airflow_provider_flow.runtimes.ai_transform.LlmSettings`.
+"""``FlowLlmHook``: an Airflow connection -> :class:`~airflow_provider_flow.llm.settings.LlmSettings`.
 
 The connection type ``flow_llm`` ("LLM (OpenAI-compatible)") relabels the form: **Base URL** (host, e.g.
 ``https://api.openai.com/v1`` or a vLLM/Ollama/LiteLLM ``.../v1``) and **API key** (password, stored encrypted).
@@ -23,10 +23,11 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from airflow_provider_flow.airflow_compat import mask_secret
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.connections import connection_or_fail
 from airflow_provider_flow.hooks.http import FlowHttpHook
-from airflow_provider_flow.runtimes.ai_transform import LlmSettings
+from airflow_provider_flow.llm.settings import LlmSettings
 
 _TIMEOUT_KEYS = ("timeout", "connect_timeout", "read_timeout", "write_timeout", "pool_timeout", "total_timeout")
 
@@ -69,8 +70,6 @@ class FlowLlmHook(BaseHook):
                 field="llm_conn_id",
                 value=self.llm_conn_id,
             )
-        from airflow_provider_flow.airflow_compat import mask_secret
-
         if conn.password:
             mask_secret(conn.password)
         settings = self.settings_from(
@@ -126,3 +125,8 @@ class FlowLlmHook(BaseHook):
         if not settings.base_url:
             return False, "set the Base URL (host), e.g. https://api.openai.com/v1"
         return True, f"resolved {settings!r}"
+
+
+def llm_settings(conn_id: str) -> LlmSettings:
+    """The ``llm`` settings resolver (entry point ``airflow_provider_flow.settings: llm``)."""
+    return FlowLlmHook(llm_conn_id=conn_id).get_settings()

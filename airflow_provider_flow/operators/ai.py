@@ -1,12 +1,17 @@
-"""``AiTransformOperator``: the ``ai.transform`` runtime as a typed Airflow operator (no logic beyond config)."""
+"""``AiTransformOperator``: the ``ai.transform`` runtime as a typed Airflow operator (no logic beyond config).
+
+Its keywords' types and defaults are :class:`~airflow_provider_flow.nodes.ai_transform.AiTransformConfig`'s own.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset
+from airflow_provider_flow.nodes.ai_transform import AiTransformConfig
+from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
+from airflow_provider_flow.records.codecs import RecordFormat
 
 
 class AiTransformOperator(FlowNodeOperator):
@@ -40,57 +45,29 @@ class AiTransformOperator(FlowNodeOperator):
         model: str,
         prompt: str,
         output_schema: type[BaseModel] | dict[str, Any],
+        system_prompt: str | None = None,
+        schema_name: str = "output",
         llm_conn_id: str = "llm_default",
         temperature: float | None = None,
         max_tokens: int | None = None,
-        on_invalid: str = "fail",
+        response_format: Literal["json_schema", "json_object"] = "json_schema",
+        on_invalid: Literal["fail", "skip", "keep"] = "fail",
         max_repair_attempts: int = 2,
         max_concurrency: int = 4,
-        batch_size: int | None = None,
+        batch_size: int = 1,
+        output_field: str | None = None,
+        error_field: str = "_ai_error",
         cache_path: str | None = None,
+        cache: bool = True,
+        output_path: str | None = None,
+        output_format: RecordFormat | None = None,
         fs_conn_id: str | None = None,
         base_path: str | None = None,
-        system_prompt: str | None = None,
-        output_field: str | None = None,
-        output_path: str | None = None,
-        output_format: str | None = None,
-        response_format: str | None = None,
-        schema_name: str | None = None,
-        error_field: str | None = None,
-        cache: bool | None = None,
         **kwargs: Any,
     ) -> None:
         output_model = None
         if isinstance(output_schema, type) and issubclass(output_schema, BaseModel):
             # The config stays JSON (templating, XCom, UI); the class rides along, excluded from dumps.
             output_model, output_schema = output_schema, output_schema.model_json_schema()
-        config = {
-            "model": model,
-            "prompt": prompt,
-            "system_prompt": system_prompt,
-            "output_schema": output_schema,
-            "output_model": output_model,
-            "llm_conn_id": llm_conn_id,
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-            "on_invalid": on_invalid,
-            "max_repair_attempts": max_repair_attempts,
-            "max_concurrency": max_concurrency,
-            "batch_size": batch_size,
-            "cache_path": cache_path,
-            "fs_conn_id": fs_conn_id,
-            "base_path": base_path,
-            "output_field": output_field,
-            "output_path": output_path,
-            "output_format": output_format,
-            "response_format": response_format,
-            "schema_name": schema_name,
-            "error_field": error_field,
-            "cache": cache,
-        }
-        super().__init__(
-            runtime="ai.transform",
-            config=drop_unset(config),
-            data=data,
-            **kwargs,
-        )
+        config = config_from(AiTransformConfig, locals())
+        super().__init__(runtime="ai.transform", config=config, data=data, **kwargs)

@@ -17,17 +17,22 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from airflow_provider_flow.airflow_compat import AirflowException, AirflowFailException
+from airflow_provider_flow.airflow_compat import (
+    HAS_RETRY_POLICY,
+    AirflowException,
+    AirflowFailException,
+    ResolveMixin,
+)
+from airflow_provider_flow.core.config import holds_template as _holds_template
+from airflow_provider_flow.core.config import validate_config, validate_static_config
+from airflow_provider_flow.core.registry import RuntimeRegistry, registry
+from airflow_provider_flow.core.runtime import RuntimeResult
+from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
-from airflow_provider_flow.models import holds_template as _holds_template
-from airflow_provider_flow.models import validate_config, validate_static_config
-from airflow_provider_flow.operators.retry_policy import HAS_RETRY_POLICY, FlowRetryPolicy
-from airflow_provider_flow.runtimes.base import RuntimeResult
-from airflow_provider_flow.runtimes.registry import RuntimeRegistry, registry
-from airflow_provider_flow.runtimes.state import ExecutionState
+from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,9 +56,28 @@ def holds_template(value: Any) -> bool:
     return _holds_template(value, deferred_types=(ResolveMixin,))
 
 
-def drop_unset(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A config dict without the parameters a subclass left at None, so the config model's defaults apply."""
-    return {key: value for key, value in values.items() if value is not None}
+def config_from(model: type[BaseModel], arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed operator's ``config``: its keyword arguments that name a field of ``model`` (by alias or name).
+
+    Typed operators pass ``locals()``; values left at None are dropped so the model's defaults apply. The model is
+    the one source of truth for names, types and defaults; ``tests/operators/test_operator_signatures.py`` fails
+    when an operator's keywords drift from it.
+    """
+    config: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        value = arguments.get(key, arguments.get(name))
+        if value is not None:
+            config[key] = value
+    return config
+
+
+def config_field(model: type[BaseModel], name: str) -> tuple[str, FieldInfo] | None:
+    """The config key and field that ``name`` (a field name or alias) refers to, or None."""
+    for field_name, info in model.model_fields.items():
+        if name in (field_name, info.alias):
+            return info.alias or field_name, info
+    return None
 
 
 def _map_index(ti: Any) -> int:
@@ -81,6 +105,11 @@ class FlowNodeOperator(BaseOperator):
     :param data: the runtime's input (templated), typically an upstream task's ``.output``.
     :param retry_policy: defaults to :class:`FlowRetryPolicy` on Airflow >= 3.3; pass ``None`` to use
         Airflow's plain ``retries``/``retry_delay`` behaviour.
+
+    Config values read as attributes, as on any Airflow operator: ``op.endpoint`` is ``op.config["endpoint"]``
+    (rendered at run time, like every templated field), or the model's default when the DAG did not set it. They
+    are read-only views of ``config``, the one place a value is stored; names Airflow itself uses on every
+    operator (``params``, ``output``) keep Airflow's meaning, so read those from ``op.config``.
     """
 
     template_fields: Sequence[str] = ("config", "data")
@@ -102,12 +131,31 @@ class FlowNodeOperator(BaseOperator):
         if HAS_RETRY_POLICY:
             kwargs["retry_policy"] = FlowRetryPolicy() if retry_policy is _NOT_SET else retry_policy
         elif retry_policy not in (_NOT_SET, None):
-            raise ValueError("retry_policy needs Airflow >= 3.3; errors are still translated without it")
+            raise FlowValidationError(
+                "needs Airflow >= 3.3; errors are still translated without it, so drop retry_policy",
+                field="retry_policy",
+                value=repr(retry_policy),
+            )
         super().__init__(**kwargs)
         self.runtime = runtime
         self.config = dict(config or {})
         self.data = data
         self._check_at_parse_time()
+
+    def __getattr__(self, name: str) -> Any:
+        """Config values as attributes (see the class docstring); reached only when normal lookup fails."""
+        config, runtime = self.__dict__.get("config"), self.__dict__.get("runtime")
+        if name.startswith("_") or config is None or not isinstance(runtime, str):
+            raise AttributeError(name)
+        try:
+            model = self.runtime_registry.get(runtime).config_model
+        except FlowValidationError:
+            raise AttributeError(name) from None
+        found = config_field(model, name)
+        if found is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        key, info = found
+        return config[key] if key in config else info.get_default(call_default_factory=True)
 
     def _check_at_parse_time(self) -> None:
         """Fail the DAG import for what is already wrong: an unknown runtime, a bad non-templated value."""

@@ -1,8 +1,9 @@
 """``FileSourceOperator`` / ``FileSinkOperator``: the file runtimes as typed Airflow operators.
 
-They only build the runtime config (``None`` values dropped so model defaults apply); confinement, formats and
-atomic writes live in the runtimes. ``path`` is templated (it is part of ``config``) and is checked for
-confinement at run time, after rendering, because values from ``params``/``dag_run.conf`` are hostile input.
+They only build the runtime config from their keywords (``None`` values dropped so model defaults apply; types
+and defaults are the config models'); confinement, formats and atomic writes live in the runtimes. ``path`` is
+templated (it is part of ``config``) and is checked for confinement at run time, after rendering, because
+values from ``params``/``dag_run.conf`` are hostile input.
 
 Assets: a sink with a static path declares an :class:`~airflow.sdk.Asset` outlet for its target, so downstream
 DAGs can be scheduled on it. With a static ``base_path`` the URI is ``file://<base>/<path>`` (lexically
@@ -16,14 +17,18 @@ paths that would be refused, and tasks given explicit ``outlets`` declare nothin
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from airflow.sdk import Asset
 
-from airflow_provider_flow.errors import PathTraversalError
-from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset, holds_template
-from airflow_provider_flow.runtimes.fileio import check_relative
+from airflow_provider_flow.errors import FlowValidationError, PathTraversalError
+from airflow_provider_flow.nodes.file_sink import FileSinkConfig
+from airflow_provider_flow.nodes.file_source import FileSourceConfig
+from airflow_provider_flow.operators.base import FlowNodeOperator, config_from, holds_template
+from airflow_provider_flow.records.codecs import RecordFormat
+from airflow_provider_flow.storage.atomic import WriteMode
+from airflow_provider_flow.storage.paths import check_relative
 
 ASSET_SCHEME = "flowfs"
 
@@ -33,14 +38,16 @@ def file_asset(path: str, *, fs_conn_id: str | None = "fs_default", base_path: s
     try:
         parts = check_relative("<base>", path, operation="declare asset")
     except PathTraversalError as err:
-        raise ValueError(f"no asset for a path the sink would refuse: {err}") from None
+        raise FlowValidationError(
+            f"no asset for a path the sink would refuse: {err}", field="path", value=path
+        ) from None
     relative = quote("/".join(parts), safe="/")
     if base_path:
         if not posixpath.isabs(base_path):
-            raise ValueError(f"base_path {base_path!r} must be absolute")
+            raise FlowValidationError("must be absolute for an asset URI", field="base_path", value=base_path)
         return Asset(uri="file://" + quote(posixpath.normpath(base_path), safe="/") + "/" + relative)
     if not fs_conn_id:
-        raise ValueError("file_asset needs fs_conn_id or base_path")
+        raise FlowValidationError("file_asset needs fs_conn_id or base_path", field="fs_conn_id", value=fs_conn_id)
     return Asset(uri=f"{ASSET_SCHEME}://{fs_conn_id}/{relative}")
 
 
@@ -66,26 +73,14 @@ class FileSourceOperator(FlowNodeOperator):
         path: str,
         fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
-        format: str | None = None,
+        format: RecordFormat | None = None,
         encoding: str = "utf-8",
-        output: str | None = None,
-        max_inline_bytes: int | None = None,
-        allow_empty: bool | None = None,
+        output: Literal["auto", "records", "reference"] = "auto",
+        max_inline_bytes: int = 1_048_576,
+        allow_empty: bool = False,
         **kwargs: Any,
     ) -> None:
-        config = drop_unset(
-            {
-                "path": path,
-                "fs_conn_id": fs_conn_id,
-                "base_path": base_path,
-                "format": format,
-                "encoding": encoding,
-                "output": output,
-                "max_inline_bytes": max_inline_bytes,
-                "allow_empty": allow_empty,
-            }
-        )
-        super().__init__(runtime="file.source", config=config, **kwargs)
+        super().__init__(runtime="file.source", config=config_from(FileSourceConfig, locals()), **kwargs)
 
 
 class FileSinkOperator(FlowNodeOperator):
@@ -111,28 +106,18 @@ class FileSinkOperator(FlowNodeOperator):
         data: Any,
         fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
-        format: str | None = None,
-        mode: str = "overwrite",
+        format: RecordFormat | None = None,
+        mode: WriteMode = "overwrite",
         encoding: str = "utf-8",
-        create_dirs: bool | None = None,
+        create_dirs: bool = True,
         declare_asset: bool = True,
         **kwargs: Any,
     ) -> None:
-        config = drop_unset(
-            {
-                "path": path,
-                "fs_conn_id": fs_conn_id,
-                "base_path": base_path,
-                "format": format,
-                "mode": mode,
-                "encoding": encoding,
-                "create_dirs": create_dirs,
-            }
-        )
         if declare_asset and "outlets" not in kwargs:
             asset = _static_asset(path, fs_conn_id=fs_conn_id, base_path=base_path)
             if asset is not None:
                 kwargs["outlets"] = [asset]
+        config = config_from(FileSinkConfig, locals())
         super().__init__(runtime="file.sink", config=config, data=data, **kwargs)
 
 
@@ -141,7 +126,7 @@ def _static_asset(path: Any, *, fs_conn_id: str | None, base_path: str | None) -
         return None
     try:
         return file_asset(path, fs_conn_id=fs_conn_id, base_path=base_path)
-    except ValueError:
+    except FlowValidationError:
         return None  # the runtime refuses this path at run time, with the full reason in the task log
 
 

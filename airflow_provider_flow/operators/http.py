@@ -1,7 +1,8 @@
 """``HttpSourceOperator`` and ``HttpSinkOperator``: typed front doors to the ``http.source``/``http.sink`` runtimes.
 
-They only collect parameters into the runtime's ``config`` (None values dropped so model defaults apply); all
-behaviour lives in the runtimes and in ``FlowNodeOperator``.
+They only collect their keyword arguments into the runtime's ``config`` (:func:`config_from`: None values dropped
+so model defaults apply); the keywords' types and defaults are the config models' own (a test keeps them equal),
+and all behaviour lives in the runtimes and in ``FlowNodeOperator``.
 
 Query parameters: ``params`` is also the name of Airflow's own task ``params`` (DAG Params), which Airflow's
 operator machinery intercepts and merges with the DAG's params before ``__init__`` sees it. So the query
@@ -12,17 +13,20 @@ query values passed directly (entries that came from the DAG's Params are never 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset
+from airflow_provider_flow.airflow_compat import ParamsDict
+from airflow_provider_flow.http.pagination import HttpPagination
+from airflow_provider_flow.http.settings import HttpRetryConfig, HttpTimeoutConfig
+from airflow_provider_flow.nodes.http_sink import HttpSinkConfig
+from airflow_provider_flow.nodes.http_source import HttpMethod, HttpSourceConfig
+from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
 
 
 def _task_level_query_params(params: Any) -> dict[str, Any] | None:
     """The query values the user passed as ``params=`` to this task, without the DAG's (or default_args') Params."""
     if not params:
         return None
-    from airflow.sdk.definitions.param import ParamsDict
-
     if not isinstance(params, ParamsDict):
         return dict(params)
     picked = {}
@@ -55,52 +59,29 @@ class HttpSourceOperator(FlowNodeOperator):
         *,
         endpoint: str,
         http_conn_id: str = "http_default",
-        method: str = "GET",
+        method: HttpMethod = "GET",
         params: Mapping[str, Any] | None = None,
         query_params: Mapping[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         json: Any = None,
         body: str | dict[str, Any] | None = None,
-        timeout: float | dict[str, float] | None = None,
+        timeout: float | HttpTimeoutConfig | dict[str, float] | None = None,
+        retry: HttpRetryConfig | dict[str, Any] | None = None,
         records_path: str | None = None,
-        pagination: dict[str, Any] | None = None,
+        response_format: Literal["json", "ndjson"] = "json",
+        pagination: HttpPagination | dict[str, Any] | None = None,
         max_pages: int | None = None,
-        on_max_pages: str | None = None,
-        response_format: str | None = None,
+        on_max_pages: Literal["stop", "fail"] = "stop",
         output_path: str | None = None,
-        fs_conn_id: str | None = None,
+        fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
-        output_format: str = "ndjson",
-        write_mode: str | None = None,
+        output_format: Literal["ndjson", "json", "csv"] = "ndjson",
+        write_mode: Literal["overwrite", "error_if_exists"] = "overwrite",
         max_response_bytes: int | None = None,
-        retry: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         query = dict(query_params) if query_params is not None else _task_level_query_params(params)
-        config = drop_unset(
-            {
-                "endpoint": endpoint,
-                "http_conn_id": http_conn_id,
-                "method": method,
-                "params": query,
-                "headers": headers,
-                "json": json,
-                "body": body,
-                "timeout": timeout,
-                "records_path": records_path,
-                "pagination": pagination,
-                "max_pages": max_pages,
-                "on_max_pages": on_max_pages,
-                "response_format": response_format,
-                "output_path": output_path,
-                "fs_conn_id": fs_conn_id,
-                "base_path": base_path,
-                "output_format": output_format if output_path else None,
-                "write_mode": write_mode,
-                "max_response_bytes": max_response_bytes,
-                "retry": retry,
-            }
-        )
+        config = config_from(HttpSourceConfig, {**locals(), "params": query})
         super().__init__(runtime="http.source", config=config, **kwargs)
 
 
@@ -117,32 +98,16 @@ class HttpSinkOperator(FlowNodeOperator):
         endpoint: str,
         data: Any,
         http_conn_id: str = "http_default",
-        method: str = "POST",
+        method: Literal["POST", "PUT", "PATCH"] = "POST",
         batch_size: int = 100,
         max_concurrency: int = 4,
         headers: dict[str, str] | None = None,
         idempotency_key_header: str | None = None,
         batch_key: str | None = None,
-        timeout: float | dict[str, float] | None = None,
-        retry: dict[str, Any] | None = None,
+        timeout: float | HttpTimeoutConfig | dict[str, float] | None = None,
+        retry: HttpRetryConfig | dict[str, Any] | None = None,
         fs_conn_id: str | None = None,
         base_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        config = drop_unset(
-            {
-                "endpoint": endpoint,
-                "http_conn_id": http_conn_id,
-                "method": method,
-                "batch_size": batch_size,
-                "max_concurrency": max_concurrency,
-                "headers": headers,
-                "idempotency_key_header": idempotency_key_header,
-                "batch_key": batch_key,
-                "timeout": timeout,
-                "retry": retry,
-                "fs_conn_id": fs_conn_id,
-                "base_path": base_path,
-            }
-        )
-        super().__init__(runtime="http.sink", config=config, data=data, **kwargs)
+        super().__init__(runtime="http.sink", config=config_from(HttpSinkConfig, locals()), data=data, **kwargs)

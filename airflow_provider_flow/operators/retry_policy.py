@@ -11,15 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_flow.airflow_compat import RetryDecision, RetryPolicy
 from airflow_provider_flow.errors import FlowError
-
-try:  # Airflow >= 3.3
-    from airflow.sdk import RetryDecision, RetryPolicy
-
-    HAS_RETRY_POLICY = True
-except ImportError:  # pragma: no cover - exercised only on Airflow < 3.3
-    HAS_RETRY_POLICY = False
-    RetryPolicy = object  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

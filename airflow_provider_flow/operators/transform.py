@@ -1,11 +1,16 @@
-"""``TransformOperator``: the ``transform`` runtime as a typed Airflow operator (no logic beyond building config)."""
+"""``TransformOperator``: the ``transform`` runtime as a typed Airflow operator (no logic beyond building config).
+
+Its keywords' types and defaults are :class:`~airflow_provider_flow.nodes.transform.TransformConfig`'s own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_flow.operators.base import FlowNodeOperator, drop_unset
+from airflow_provider_flow.nodes.transform import TransformConfig
+from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
+from airflow_provider_flow.records.codecs import RecordFormat
 
 
 class TransformOperator(FlowNodeOperator):
@@ -18,7 +23,7 @@ class TransformOperator(FlowNodeOperator):
         and in Python DAG files ``{"apply": callable}`` (record -> record, or None to drop it).
     :param python_callable: shorthand for a final ``{"apply": python_callable}`` operation.
     :param output_path: stream the result to this file (relative to the base) and return a file reference
-        instead of the records; needs ``fs_conn_id`` or ``base_path``.
+        instead of the records; under ``base_path``, or the base of ``fs_conn_id`` (default ``fs_default``).
     :param output_format: ``ndjson``, ``json``, ``csv`` or ``text``; default from the extension of ``output_path``.
     :param sort_buffer_records: records ``sort_by`` holds in memory before spilling sorted runs to temp files.
     :param max_unique_keys: distinct keys ``unique_by`` may remember (16-byte digests) before failing.
@@ -33,28 +38,13 @@ class TransformOperator(FlowNodeOperator):
         operations: list[dict[str, Any]] | None = None,
         python_callable: Callable[[Any], Any] | None = None,
         output_path: str | None = None,
-        fs_conn_id: str | None = None,
+        fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
-        output_format: str | None = None,
-        sort_buffer_records: int | None = None,
-        max_unique_keys: int | None = None,
+        output_format: RecordFormat | None = None,
+        sort_buffer_records: int = 100_000,
+        max_unique_keys: int = 5_000_000,
         **kwargs: Any,
     ) -> None:
-        ops = list(operations or [])
-        if python_callable is not None:
-            ops.append({"apply": python_callable})
-        config = {
-            "operations": ops,
-            "output_path": output_path,
-            "fs_conn_id": fs_conn_id,
-            "base_path": base_path,
-            "output_format": output_format,
-            "sort_buffer_records": sort_buffer_records,
-            "max_unique_keys": max_unique_keys,
-        }
-        super().__init__(
-            runtime="transform",
-            config=drop_unset(config),
-            data=data,
-            **kwargs,
-        )
+        operations = [*(operations or []), *([{"apply": python_callable}] if python_callable is not None else [])]
+        config = config_from(TransformConfig, locals())
+        super().__init__(runtime="transform", config=config, data=data, **kwargs)

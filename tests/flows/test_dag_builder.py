@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_flow.flows.dag_builder import FlowLoadError, load_flow_dag, load_flows
+from airflow_provider_flow.errors import FlowLoadError
+from airflow_provider_flow.flows.dag_builder import load_flow_dag, load_flows
 from tests.airflow_harness import run_dag
 from tests.flow_test_runtimes import register_test_runtimes
 

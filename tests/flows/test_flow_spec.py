@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_flow.flows.spec import FlowFileError, load_flow_file
-from airflow_provider_flow.runtimes.registry import RuntimeRegistry
+from airflow_provider_flow.core.registry import RuntimeRegistry
+from airflow_provider_flow.errors import FlowFileError
+from airflow_provider_flow.flows.spec import load_flow_file
 from tests.flow_test_runtimes import EchoRuntime, FailRuntime
 
 REPO = Path(__file__).resolve().parents[2]

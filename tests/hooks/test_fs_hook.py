@@ -9,6 +9,7 @@ import pytest
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.fs import FlowFsHook
 from airflow_provider_flow.hooks.settings import AirflowSettingsProvider
+from airflow_provider_flow.storage.base import FS
 
 
 def test_base_path_from_json_and_uri_connections(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -16,7 +17,7 @@ def test_base_path_from_json_and_uri_connections(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AIRFLOW_CONN_FS_URI", "fs://?path=%2Fsrv%2Fdata")
     assert FlowFsHook(fs_conn_id="fs_json").get_base_path() == str(tmp_path)
     assert FlowFsHook(fs_conn_id="fs_uri").get_base_path() == "/srv/data"
-    assert AirflowSettingsProvider().base_path("fs_json") == str(tmp_path)
+    assert AirflowSettingsProvider().get(FS, "fs_json") == str(tmp_path)
     assert FlowFsHook(fs_conn_id="fs_json").test_connection()[0] is True
     ok, message = FlowFsHook(fs_conn_id="fs_uri").test_connection()
     assert not ok and "/srv/data" in message

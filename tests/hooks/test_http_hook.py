@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.http import FlowHttpHook
-from airflow_provider_flow.runtimes.httpio import TimeoutSettings
+from airflow_provider_flow.http.settings import TimeoutSettings
 
 
 def settings(**fields: Any) -> Any:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_provider_flow.hooks.llm import FlowLlmHook
-from airflow_provider_flow.runtimes.ai_transform import LlmSettings
+from airflow_provider_flow.llm.settings import LlmSettings
 
 
 def test_settings_from_connection_fields() -> None:

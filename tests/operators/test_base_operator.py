@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from airflow_provider_flow.airflow_compat import HAS_RETRY_POLICY
 from airflow_provider_flow.errors import FlowValidationError, HttpError
 from airflow_provider_flow.operators.base import FlowNodeOperator, RetryableFlowFailure, holds_template
-from airflow_provider_flow.operators.retry_policy import HAS_RETRY_POLICY
 from tests.airflow_harness import dagbag_class, run_dag
 from tests.flow_test_runtimes import register_test_runtimes
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_flow.operators.file import FileSinkOperator, FileSourceOperator, file_asset
-from airflow_provider_flow.runtimes.formats import iter_records, write_records
+from airflow_provider_flow.records.reader import iter_records
+from airflow_provider_flow.records.writer import write_records
 from tests.airflow_harness import run_dag
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.operators.ai import AiTransformOperator
 from airflow_provider_flow.operators.transform import TransformOperator
-from airflow_provider_flow.runtimes.formats import write_records
+from airflow_provider_flow.records.writer import write_records
 from tests.airflow_harness import run_dag
 from tests.fixtures.llm_server import DEFAULT_REPLY_SCHEMA, FakeLlmServer
 

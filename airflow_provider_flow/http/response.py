@@ -1,0 +1,113 @@
+"""A 2xx response, read whole (bounded) or streamed under the overall deadline and the size guard.
+
+Reading the body is where a slow or oversized response shows, so every chunk passes the deadline and
+``max_response_bytes`` checks of the :class:`~airflow_provider_flow.http.failures.FailureMapper`. Neither form
+ever prints its body or a credential in its ``repr``.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from airflow_provider_flow.errors import InvalidResponseError
+from airflow_provider_flow.http.failures import FailureMapper
+from airflow_provider_flow.redaction import redact_text, redact_url
+
+
+@dataclass
+class HttpResponse:
+    """A fully read 2xx response (body bounded by ``max_response_bytes``)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+    method: str
+    secrets: tuple[str, ...] = ()
+    """The connection's credential values, scrubbed from error text (a 2xx body may echo a key back)."""
+
+    def __repr__(self) -> str:  # no body (megabytes, maybe an echoed key), no secrets, no secret query values
+        safe_url = redact_text(redact_url(self.url), self.secrets)
+        return f"HttpResponse({self.status_code} {self.method} {safe_url}, {len(self.content)} bytes)"
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        try:
+            return jsonlib.loads(self.content)
+        except ValueError as exc:
+            excerpt = redact_text(self.text[:200], self.secrets)
+            safe_url = redact_text(redact_url(self.url), self.secrets)
+            raise InvalidResponseError(
+                f"{self.method} {safe_url} returned status {self.status_code} but the body is not JSON "
+                f"({exc}); body starts with {excerpt!r}",
+                details={"url": safe_url, "status_code": self.status_code},
+            ) from None
+
+    @property
+    def links(self) -> dict[str, str]:
+        """``rel -> absolute URL`` from the ``Link`` header."""
+        result: dict[str, str] = {}
+        header = self.headers.get("link")
+        if not header:
+            return result
+        for link in httpx.Response(200, headers={"link": header}).links.values():
+            rel, url = link.get("rel"), link.get("url")
+            if rel and url:
+                result[rel] = str(httpx.URL(self.url).join(url))
+        return result
+
+
+class StreamedResponse:
+    """A 2xx response being read incrementally, under the overall deadline and the size guard."""
+
+    def __init__(
+        self, failures: FailureMapper, response: httpx.Response, deadline: float | None, max_bytes: int | None
+    ) -> None:
+        self._failures = failures
+        self._response = response
+        self._deadline = deadline
+        self._max_bytes = max_bytes
+        self.bytes_read = 0
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.url = str(response.url)
+        self.method = response.request.method
+
+    @property
+    def links(self) -> dict[str, str]:
+        return HttpResponse(self.status_code, self.headers, b"", self.url, self.method).links
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """Body chunks as they arrive from the network (never buffered up to a size, so deadlines are checked)."""
+        with self._failures.mapped(self.method, self.url, self._deadline):
+            for chunk in self._response.iter_bytes():
+                self.bytes_read += len(chunk)
+                self._failures.check_limits(self.method, self.url, self._deadline, self.bytes_read, self._max_bytes)
+                yield chunk
+
+    def iter_lines(self) -> Iterator[bytes]:
+        """Complete lines (without the newline); a partial trailing line is yielded at the end.
+
+        Chunks without a newline are collected in a list and joined once, so a line spanning many chunks costs
+        linear time (appending to one bytes object would copy it for every chunk)."""
+        pending: list[bytes] = []
+        for chunk in self.iter_bytes():
+            if b"\n" not in chunk:
+                pending.append(chunk)
+                continue
+            *lines, rest = b"".join([*pending, chunk]).split(b"\n")
+            pending = [rest] if rest else []
+            yield from lines
+        if pending:
+            yield b"".join(pending)
+
+    def read(self) -> bytes:
+        return b"".join(self.iter_bytes())

@@ -1,0 +1,158 @@
+"""How to talk to one HTTP service: base URL, credentials, timeouts, TLS and the in-task retry budget.
+
+:class:`HttpSettings` is resolved from an Airflow ``http`` connection by ``hooks/http.py`` (or built directly in
+tests and scripts) and read by runtimes through ``state.settings.get(HTTP, conn_id)``. A node may override the
+connection's timeouts and retry budget (:class:`HttpTimeoutConfig`, :class:`HttpRetryConfig` in its config);
+:meth:`HttpSettings.with_overrides` applies them, the same way for every HTTP runtime.
+
+Timeouts: httpx's are per phase, and its read timeout is per chunk, so a server trickling one byte a second would
+hold a worker forever; ``total`` is an overall deadline per request, body included (see ``http/client.py``).
+Every credential a service uses is listed by :meth:`HttpSettings.secret_values`, so messages can be scrubbed of
+it whatever part of a request or reply it turns up in.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import httpx
+from pydantic import Field
+
+from airflow_provider_flow.core.config import ConfigModel
+from airflow_provider_flow.core.settings import SettingsKind
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.redaction import is_secret_name, redact_text, redact_url
+
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    """Per-phase timeouts (seconds) plus ``total``, the overall deadline of one request including its body."""
+
+    connect: float = 10.0
+    read: float = 30.0
+    write: float = 30.0
+    pool: float = 10.0
+    total: float | None = 300.0
+
+    @classmethod
+    def uniform(cls, seconds: float, *, total: float | None = None) -> TimeoutSettings:
+        """Every phase ``seconds``; ``total`` defaults to ten times that (enough for a few slow chunks)."""
+        return cls(seconds, seconds, seconds, seconds, total if total is not None else seconds * 10)
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """In-task retry budget. ``max_attempts=1`` disables in-task retries (Airflow retries still apply)."""
+
+    max_attempts: int = 4
+    max_elapsed: float = 60.0
+    initial_backoff: float = 0.5
+    max_backoff: float = 10.0
+    jitter: float = 0.5
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Everything needed to talk to one HTTP service; resolved from an Airflow connection by ``FlowHttpHook``."""
+
+    base_url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+    bearer_token: str | None = None
+    timeout: TimeoutSettings = field(default_factory=TimeoutSettings)
+    verify: bool | str = True
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    extra_secrets: tuple[str, ...] = ()
+    follow_redirects: bool = True
+
+    def secret_values(self) -> list[str]:
+        """Every credential this service uses: passwords, tokens, secret header values, secret URL parts."""
+        values: list[str] = list(self.extra_secrets)
+        if self.auth:
+            values.append(self.auth[1])
+            # the header value an API might echo back in an error body
+            values.append(base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode())
+        if self.bearer_token:
+            values.append(self.bearer_token)
+        values.extend(v for k, v in self.headers.items() if is_secret_name(k) and v)
+        parts = httpx.URL(self.base_url) if self.base_url else None
+        if parts is not None and parts.password:
+            values.append(parts.password)
+        if parts is not None:
+            values.extend(v for k, v in parts.params.multi_items() if is_secret_name(k) and v)
+        return [v for v in dict.fromkeys(values) if v]
+
+    def safe_url(self, url: str) -> str:
+        """``url`` fit for logs and messages: credentials and secret query values removed, and every known secret
+        value of this connection scrubbed (a secret in an innocent-looking parameter included)."""
+        return redact_text(redact_url(url), self.secret_values())
+
+    def url_for(self, endpoint: str) -> str:
+        """``base_url`` joined with ``endpoint``; an absolute ``endpoint`` (next-page links) is used as is.
+
+        Absolute means *starting* with a scheme: ``/search?next=https://x`` is a relative endpoint."""
+        if _ABSOLUTE_URL.match(endpoint):
+            return endpoint
+        if not self.base_url:
+            raise FlowValidationError(
+                f"relative endpoint {endpoint!r} needs a base URL; set the connection's host or pass an absolute URL",
+                field="endpoint",
+                value=endpoint,
+            )
+        if not endpoint:
+            return self.base_url
+        return self.base_url.rstrip("/") + "/" + endpoint.lstrip("/")
+
+    def with_overrides(
+        self, *, timeout: float | HttpTimeoutConfig | None = None, retry: HttpRetryConfig | None = None
+    ) -> HttpSettings:
+        """These settings with a node's overrides: a number sets every phase (total = 10x), a model only its keys."""
+        timeouts = self.timeout
+        if isinstance(timeout, (int, float)):
+            timeouts = TimeoutSettings.uniform(float(timeout))
+        elif timeout is not None:
+            timeouts = replace(timeouts, **{k: v for k, v in timeout.model_dump().items() if v is not None})
+        retries = self.retry
+        if retry is not None:
+            retries = replace(retries, **{k: v for k, v in retry.model_dump().items() if v is not None})
+        return replace(self, timeout=timeouts, retry=retries)
+
+    def all_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.bearer_token:
+            headers["Authorization"] = f"Bearer {self.bearer_token}"
+        return headers
+
+    def __repr__(self) -> str:  # never print credentials, even by accident
+        return f"HttpSettings(base_url={redact_url(self.base_url)!r}, timeout={self.timeout}, verify={self.verify!r})"
+
+
+#: Settings kind of an ``http`` connection.
+HTTP = SettingsKind("http", HttpSettings)
+
+
+class HttpTimeoutConfig(ConfigModel):
+    """Per-phase timeouts (seconds) and ``total``: the overall deadline of one request, body included."""
+
+    connect: float | None = Field(None, gt=0)
+    read: float | None = Field(None, gt=0)
+    write: float | None = Field(None, gt=0)
+    pool: float | None = Field(None, gt=0)
+    total: float | None = Field(None, gt=0)
+
+
+class HttpRetryConfig(ConfigModel):
+    """Overrides of the connection's in-task retry budget (``max_attempts=1`` disables in-task retries)."""
+
+    max_attempts: int | None = Field(None, ge=1, le=20)
+    max_elapsed: float | None = Field(None, ge=0, le=3600)
+    initial_backoff: float | None = Field(None, ge=0, le=60)
+    max_backoff: float | None = Field(None, ge=0, le=600)

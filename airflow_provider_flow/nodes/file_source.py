@@ -1,0 +1,121 @@
+"""``file.source``: records from one file, or from every file a glob pattern matches, under a confined base.
+
+Small inputs travel as records through XCom; large ones as
+:class:`~airflow_provider_flow.records.reference.FileReference`
+(path, records, bytes, sha256), so the next node streams the file instead of Airflow's metadata DB holding it.
+``output="auto"`` decides by the files' total size against ``max_inline_bytes`` (1 MiB by default: comfortably
+below what the default XCom backend stores well, well above typical lookup tables). Building a reference parses
+the whole file once, so a broken file fails this task, not a downstream one, and the reference's record count and
+hash are exact.
+
+Output shapes: records -> one flat list (files in sorted path order); references -> one reference for a plain
+path, a list of references for a glob. Both are accepted as input by ``file.sink`` (and every node that uses
+``records.input.input_records``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import Field
+
+from airflow_provider_flow.core.config import ConfigModel
+from airflow_provider_flow.core.progress import ProgressReporter, paced
+from airflow_provider_flow.core.state import ExecutionState
+from airflow_provider_flow.errors import FileError
+from airflow_provider_flow.records.codecs import Encoding, RecordFormat, check_encoding, detect_format
+from airflow_provider_flow.records.reader import describe_file, iter_records
+from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
+from airflow_provider_flow.storage.local import file_error, glob_confined
+from airflow_provider_flow.storage.paths import confine_path, is_glob
+
+
+class FileSourceConfig(ConfigModel):
+    """``file.source``: read records from files under a confined base directory.
+
+    The path (or glob pattern) is only checked for confinement at run time, after rendering, by
+    ``storage.paths.confine_path``: it is hostile input whether typed in the DAG or passed in ``params``.
+    """
+
+    path: str = Field(description="Relative to the base directory; '*', '?', '[..]' and '**' glob over it.")
+    fs_conn_id: str | None = Field(DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base.")
+    base_path: str | None = Field(None, description="Absolute base directory; wins over fs_conn_id.")
+    format: RecordFormat | None = Field(None, description="Default: from each file's extension.")
+    encoding: Encoding = "utf-8"
+    output: Literal["auto", "records", "reference"] = Field(
+        "auto", description="auto: records to XCom up to max_inline_bytes of files, else file references."
+    )
+    max_inline_bytes: int = Field(1_048_576, ge=0, description="Largest total file size returned as records.")
+    allow_empty: bool = Field(False, description="A glob matching nothing returns [] instead of failing.")
+
+
+class FileSourceRuntime:
+    """Files in, records (small) or file references (large) out."""
+
+    name = "file.source"
+    config_model = FileSourceConfig
+
+    def execute(
+        self, config: FileSourceConfig, input: Any, state: ExecutionState
+    ) -> list[Any] | FileReference | list[FileReference]:
+        storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+        base = storage.root
+        check_encoding(config.encoding)
+        pattern = is_glob(config.path)
+        paths = glob_confined(base, config.path) if pattern else [config.path]
+        if not paths:
+            if config.allow_empty:
+                state.log.info("file.source: no file matches %r under %s; returning no records", config.path, base)
+                return []
+            raise FileError(
+                f"no file matches {config.path!r} under the base directory {base!r}; fix the pattern or set "
+                "allow_empty=True",
+                path=config.path,
+                operation="glob",
+                retryable=False,
+            )
+        formats = {path: detect_format(path, config.format) for path in paths}
+        total = sum(self._size(base, path) for path in paths)
+        inline = config.output == "records" or (config.output == "auto" and total <= config.max_inline_bytes)
+        state.log.info(
+            "file.source: %d file(s), %d bytes under %s -> %s",
+            len(paths),
+            total,
+            base,
+            "records" if inline else "references",
+        )
+        if inline:
+            progress = ProgressReporter(state.log, f"file.source {config.path!r}")
+            records: list[Any] = []
+            for path in paths:
+                read = iter_records(base, path, format=formats[path], encoding=config.encoding)
+                records.extend(paced(read, state, "read", progress))
+            progress.bytes = total
+            progress.finish()
+            return records
+        refs = []
+        for path in paths:
+            state.check_deadline("read")
+            ref = describe_file(
+                base,
+                path,
+                format=formats[path],
+                fs_conn_id=storage.fs_conn_id,
+                base_path=storage.base_path,
+                encoding=config.encoding,
+            )
+            state.log.info(
+                "file.source: %s has %d records, %d bytes, sha256 %s", ref.path, ref.records, ref.bytes, ref.sha256
+            )
+            refs.append(ref)
+        return refs if pattern else refs[0]
+
+    @staticmethod
+    def _size(base: str, path: str) -> int:
+        resolved = confine_path(base, path, operation="read")
+        try:
+            return os.stat(resolved).st_size
+        except OSError as exc:
+            raise file_error(exc, path=path, operation="read", base=base) from exc

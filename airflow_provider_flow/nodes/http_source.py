@@ -1,0 +1,291 @@
+"""``http.source``: records from an HTTP API, page by page, to XCom (small) or streamed to a file (large).
+
+Why it looks like this:
+
+* Pages are fetched one at a time and, with ``output_path``, written to the file as they arrive, so memory is
+  bounded by one page (``response_format="ndjson"`` goes further: records are parsed while the body streams).
+  XCom then carries only a :class:`~airflow_provider_flow.records.reference.FileReference` (path, records,
+  bytes, sha256, pages). The file is written atomically under the node's confined storage
+  (``records/output.py``): a failed attempt leaves no partial file.
+* Every request goes through :class:`~airflow_provider_flow.http.client.HttpClient`: in-task retries with
+  backoff, ``Retry-After``, per-phase timeouts plus an overall deadline, typed errors, redaction.
+* Next-page URLs from ``Link`` headers or bodies must stay on the origin of the first request: the connection's
+  credentials are sent with every page, and a hostile or compromised API must not be able to redirect them.
+* Without ``records_path`` a JSON list body is the records and an object body is one record. The node's input is
+  not used (a source starts a flow).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Iterator
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, model_validator
+
+from airflow_provider_flow.core.config import ConfigModel
+from airflow_provider_flow.core.progress import ProgressReporter
+from airflow_provider_flow.core.state import ExecutionState
+from airflow_provider_flow.errors import FlowError, FlowValidationError, InvalidResponseError, ResponseTooLargeError
+from airflow_provider_flow.expressions import Expression, JmesPath, compile_expression
+from airflow_provider_flow.http.client import DEFAULT_MAX_RESPONSE_BYTES, HttpClient
+from airflow_provider_flow.http.pagination import HttpPagination, Paginator
+from airflow_provider_flow.http.settings import HTTP, HttpRetryConfig, HttpTimeoutConfig
+from airflow_provider_flow.records.output import emit_records
+from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+#: What one page yields: its records, then (record count, next URL, next query parameters) as the return value.
+PageRecords = Generator[Any, None, tuple[int, str | None, dict[str, Any] | None]]
+
+
+class HttpSourceConfig(ConfigModel):
+    """``http.source``: fetch records from an HTTP API, page by page, to XCom or streamed to a file."""
+
+    endpoint: str = Field(description="Path joined to the connection's base URL, or an absolute URL.")
+    http_conn_id: str = "http_default"
+    method: HttpMethod = "GET"
+    params: dict[str, Any] | None = Field(None, description="Query parameters.")
+    headers: dict[str, str] | None = None
+    json_body: Any = Field(None, alias="json", description="JSON request body.")
+    body: str | dict[str, Any] | None = Field(None, description="Raw (str) or form-encoded (dict) request body.")
+    timeout: float | HttpTimeoutConfig | None = Field(
+        None, description="Seconds for every phase (total = 10x), or per phase; default: the connection's."
+    )
+    retry: HttpRetryConfig | None = None
+    records_path: JmesPath | None = Field(
+        None, description="JMESPath/dotted path to the records in a JSON body; default: the body if it is a list."
+    )
+    response_format: Literal["json", "ndjson"] = Field(
+        "json", description="'ndjson' parses the body line by line while it streams (flat memory on one response)."
+    )
+    pagination: HttpPagination | None = None
+    max_pages: int | None = Field(None, ge=1)
+    on_max_pages: Literal["stop", "fail"] = Field(
+        "stop", description="When more pages remain after max_pages: stop with a warning, or fail."
+    )
+    output_path: str | None = Field(None, description="Stream records to this file (under the base) instead of XCom.")
+    fs_conn_id: str | None = Field(
+        DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base of output_path."
+    )
+    base_path: str | None = Field(None, description="Absolute base directory of output_path; wins over fs_conn_id.")
+    output_format: Literal["ndjson", "json", "csv"] = "ndjson"
+    write_mode: Literal["overwrite", "error_if_exists"] = "overwrite"
+    max_response_bytes: int | None = Field(
+        None, ge=1, description="Fail when one response body exceeds this many bytes (default 64 MiB)."
+    )
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> HttpSourceConfig:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either 'json' or 'body' as the request body, not both")
+        return self
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
+
+
+class HttpSourceRuntime:
+    """Fetch records over HTTP with pagination; see the module docstring."""
+
+    name = "http.source"
+    config_model = HttpSourceConfig
+
+    def execute(self, config: HttpSourceConfig, input: Any, state: ExecutionState) -> list[Any] | FileReference:
+        if config.output_path is None and (config.base_path or config.fs_conn_id not in (None, DEFAULT_FS_CONN_ID)):
+            # checked here, not in the model: output_path may be a template the parse-time check skips
+            raise FlowValidationError(
+                "fs_conn_id/base_path only apply with output_path; set output_path or drop them",
+                field="output_path",
+                value=None,
+            )
+        paginator = Paginator(config.pagination)
+        if config.response_format == "ndjson" and paginator.reads_body:
+            assert config.pagination is not None
+            raise FlowValidationError(
+                f"pagination type {config.pagination.type!r} reads the JSON body, which an NDJSON response does not "
+                "have; use 'link', 'page' or 'offset' pagination, or response_format='json'",
+                field="pagination.type",
+                value=config.pagination.type,
+            )
+        records_expr = compile_expression(config.records_path, field="records_path") if config.records_path else None
+        settings = state.settings.get(HTTP, config.http_conn_id).with_overrides(
+            timeout=config.timeout, retry=config.retry
+        )
+        storage = None
+        if config.output_path is not None:
+            storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+        progress = ProgressReporter(state.log, f"http.source {config.method} {settings.safe_url(config.endpoint)}")
+        with HttpClient(settings, state=state) as client:
+            records = self._all_pages(client, config, paginator, state, records_expr, progress)
+            result = emit_records(
+                records,
+                progress,
+                storage=storage,
+                output_path=config.output_path,
+                format=config.output_format,
+                mode=config.write_mode,
+            )
+        if isinstance(result, list):
+            return result
+        state.log.info(
+            "http.source wrote %d records (%d bytes, %d pages) to %s",
+            result.records,
+            result.bytes,
+            progress.pages,
+            result.path,
+        )
+        return result.model_copy(update={"pages": progress.pages})
+
+    def _all_pages(
+        self,
+        client: HttpClient,
+        config: HttpSourceConfig,
+        paginator: Paginator,
+        state: ExecutionState,
+        records_expr: Expression | None,
+        progress: ProgressReporter,
+    ) -> Iterator[Any]:
+        """Every record of every page, fetched one page at a time as the consumer asks for more."""
+        first_url = client.url_for(config.endpoint)
+        origin = _origin(first_url)
+        url: str = first_url
+        params: dict[str, Any] | None = paginator.first_params(config.params)
+        # Everything inline lands in the metadata DB: max_response_bytes bounds the total there, not just one page.
+        inline_limit = None if config.output_path else config.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES
+        state.log.info(
+            "http.source: %s %s (pagination: %s)",
+            config.method,
+            client.settings.safe_url(first_url),
+            config.pagination.type if config.pagination else "none",
+        )
+        pages = 0
+        while True:
+            state.check_deadline("http.source pagination")
+            if config.response_format == "ndjson":
+                page = self._ndjson_page(client, config, paginator, url, params, progress)
+            else:
+                page = self._json_page(client, config, paginator, url, params, records_expr, progress)
+            _count, nxt_url, nxt_params = yield from page
+            if inline_limit is not None and progress.bytes > inline_limit:
+                raise ResponseTooLargeError(
+                    f"results reached {progress.bytes} bytes, over max_response_bytes={inline_limit} for an XCom "
+                    "result; set output_path to stream them to a file",
+                    details={"max_response_bytes": inline_limit, "pages": progress.pages},
+                )
+            pages += 1
+            progress.update(pages=1)
+
+            if nxt_url is None:
+                return
+            if (nxt_url, nxt_params or None) == (url, params or None):
+                # The API points back at the page just read (an echoed cursor or a self link): the same request
+                # returns the same page, so following it would loop forever or duplicate records.
+                state.log.warning(
+                    "http.source: the next page is the page just fetched (%s); stopping after %d pages",
+                    client.settings.safe_url(str(httpx.URL(nxt_url, params=nxt_params))),
+                    pages,
+                )
+                return
+            if config.max_pages is not None and pages >= config.max_pages:
+                message = (
+                    f"stopped after max_pages={config.max_pages} pages ({progress.records} records) although the API "
+                    "has more; raise max_pages to fetch everything"
+                )
+                if config.on_max_pages == "fail":
+                    raise FlowError(message, details={"max_pages": config.max_pages}, retryable=False)
+                state.log.warning("http.source %s", message)
+                return
+            if _origin(nxt_url) != origin:
+                raise InvalidResponseError(
+                    f"the next-page URL {client.settings.safe_url(nxt_url)!r} points to another origin than "
+                    f"{client.settings.safe_url(first_url)!r}; refusing to send the connection's credentials there",
+                    details={"next_url": client.settings.safe_url(nxt_url)},
+                )
+            url, params = nxt_url, nxt_params
+
+    @staticmethod
+    def _request(config: HttpSourceConfig, params: dict[str, Any] | None) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "params": params or None,
+            "headers": config.headers,
+            "json": config.json_body,
+            "max_response_bytes": config.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
+        }
+        if isinstance(config.body, str):
+            request["content"] = config.body
+        elif isinstance(config.body, dict):
+            request["data"] = config.body
+        return request
+
+    def _json_page(
+        self,
+        client: HttpClient,
+        config: HttpSourceConfig,
+        paginator: Paginator,
+        url: str,
+        params: dict[str, Any] | None,
+        records_expr: Expression | None,
+        progress: ProgressReporter,
+    ) -> PageRecords:
+        """One JSON page: read whole (bounded), records extracted, then where the next page is."""
+        response = client.request(config.method, url, **self._request(config, params))
+        progress.update(bytes=len(response.content))
+        body = response.json()
+        records = self._extract(body, records_expr, config, client.settings.safe_url(url))
+        yield from records
+        nxt_url, nxt_params = paginator.next_request(
+            url=url, params=params, count=len(records), links=response.links, body=body, response_url=response.url
+        )
+        return len(records), nxt_url, nxt_params
+
+    def _ndjson_page(
+        self,
+        client: HttpClient,
+        config: HttpSourceConfig,
+        paginator: Paginator,
+        url: str,
+        params: dict[str, Any] | None,
+        progress: ProgressReporter,
+    ) -> PageRecords:
+        """One NDJSON response, its records handed on while it downloads (memory: one line)."""
+        count = 0
+        with client.stream(config.method, url, **self._request(config, params)) as response:
+            seen = 0
+            for number, line in enumerate(response.iter_lines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    where = client.settings.safe_url(url)
+                    raise InvalidResponseError(
+                        f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
+                        details={"line": number},
+                    ) from None
+                count += 1
+                progress.update(bytes=response.bytes_read - seen)
+                seen = response.bytes_read
+                yield record
+            links = response.links
+        nxt_url, nxt_params = paginator.next_request(url=url, params=params, count=count, links=links)
+        return count, nxt_url, nxt_params
+
+    @staticmethod
+    def _extract(body: Any, records_expr: Expression | None, config: HttpSourceConfig, safe_url: str) -> list[Any]:
+        if records_expr is None:
+            return body if isinstance(body, list) else [body]
+        found = records_expr.search(body)
+        if found is None:
+            keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+            raise InvalidResponseError(
+                f"records_path {config.records_path!r} found nothing in the response from {safe_url} "
+                f"(top-level keys: {keys}); fix records_path",
+                details={"records_path": config.records_path},
+            )
+        return found if isinstance(found, list) else [found]

@@ -1,0 +1,233 @@
+"""Records <-> bytes in JSON, NDJSON, CSV and text: the one codec module, streaming where the format allows.
+
+Nothing here opens a path: callers hand in streams opened through :mod:`~airflow_provider_flow.storage`.
+
+Format rules:
+
+* ``json``: one JSON array (a top-level object reads as one record). Written streaming; read whole (the stdlib
+  has no streaming JSON parser), so prefer ``ndjson`` for large data.
+* ``ndjson`` (``.ndjson``/``.jsonl``): one JSON value per line, blank lines skipped; streamed both ways.
+* ``csv``: header row from the first record's keys (or the existing header when appending); later records may
+  omit keys (written empty) but not add new ones. Values: ``None`` -> empty, lists/dicts -> JSON, others
+  ``str()``. Reading yields dicts of strings (CSV has no types). RFC 4180 quoting by the ``csv`` module; a
+  UTF-8 byte-order mark (Excel) is skipped when reading UTF-8.
+* ``text`` (``.txt``/``.text``/``.log``): one record per line; non-string records are written as JSON. Reading
+  yields the lines without their line ending.
+* File references carry the encoding their file was written or read with (UTF-8 unless set otherwise).
+* JSON output keeps non-ASCII characters as is, refuses NaN/Infinity (not JSON), writes datetimes/dates as ISO
+  8601 and Decimal/UUID as strings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import decimal
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO, Literal
+
+from pydantic import AfterValidator
+
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.storage.local import file_error
+
+#: The formats a file may have; a config field naming one is typed :data:`RecordFormat`.
+RecordFormat = Literal["json", "ndjson", "csv", "text"]
+
+FORMATS: tuple[str, ...] = ("json", "ndjson", "csv", "text")
+EXTENSIONS: dict[str, str] = {
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".csv": "csv",
+    ".txt": "text",
+    ".text": "text",
+    ".log": "text",
+}
+
+
+def detect_format(path: str, explicit: str | None = None) -> str:
+    """The format to use: ``explicit`` when given, else from the file extension."""
+    if explicit:
+        if explicit not in FORMATS:
+            raise FlowValidationError(
+                f"unknown format {explicit!r}; use one of {', '.join(FORMATS)}", field="format", value=explicit
+            )
+        return explicit
+    ext = os.path.splitext(path)[1].lower()
+    if ext in EXTENSIONS:
+        return EXTENSIONS[ext]
+    known = ", ".join(sorted(EXTENSIONS))
+    raise FlowValidationError(
+        f"cannot tell the format of {path!r} from its extension (known: {known}); set format to one of "
+        f"{', '.join(FORMATS)}",
+        field="format",
+        value=None,
+    )
+
+
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if Python knows it, else a validation error naming the field."""
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise FlowValidationError(
+            f"unknown text encoding {encoding!r}; use a Python codec name such as 'utf-8' or 'latin-1'",
+            field="encoding",
+            value=encoding,
+        ) from None
+    return encoding
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+#: One encoder for every record: ``json.dumps`` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_default)
+
+
+def dumps_record(record: Any, index: int) -> str:
+    try:
+        return _ENCODER.encode(record)
+    except (TypeError, ValueError) as exc:
+        raise FlowValidationError(
+            f"record {index} cannot be written as JSON: {exc}; convert it to strings, numbers, lists and dicts",
+            field=f"data[{index}]",
+            value=repr(record)[:120],
+        ) from None
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
+    return str(value)
+
+
+#: Bytes buffered by a RecordWriter before they go to the atomic writer (and its hash) in one call.
+
+
+def _known_encoding(value: str) -> str:
+    """pydantic validator: the same check as :func:`check_encoding`, as the ValueError pydantic reports."""
+    try:
+        return check_encoding(value)
+    except FlowValidationError as err:
+        raise ValueError(err.message.removeprefix("encoding: ")) from None
+
+
+#: A config field naming a text encoding Python knows (checked when the config is validated).
+Encoding = Annotated[str, AfterValidator(_known_encoding)]
+
+
+def _decode_error(exc: UnicodeDecodeError, name: str, encoding: str) -> FlowValidationError:
+    return FlowValidationError(
+        f"{name!r} is not valid {encoding} ({exc.reason}); set encoding to the file's real encoding",
+        field="encoding",
+        value=encoding,
+    )
+
+
+def _text(stream: BinaryIO, encoding: str, *, newline: str | None) -> io.TextIOWrapper:
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # tolerate the byte-order mark spreadsheet tools put in front
+    return io.TextIOWrapper(stream, encoding=encoding, newline=newline)
+
+
+def parse_stream(stream: BinaryIO, format: str, encoding: str, name: str) -> Iterator[Any]:
+    """Records from an open binary stream (``name`` is only used in error messages)."""
+    text = _text(stream, encoding, newline="" if format == "csv" else None)
+    try:
+        if format == "json":
+            yield from _parse_json(text, name)
+        elif format == "ndjson":
+            for lineno, line in enumerate(text, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise FlowValidationError(
+                        f"{name!r} line {lineno} is not JSON ({exc.msg}); fix the file or set format",
+                        field="path",
+                        value=name,
+                    ) from None
+        elif format == "csv":
+            reader = csv.DictReader(text, restval="")
+            _check_csv_header(reader, name)
+            for row in reader:
+                if None in row:
+                    raise FlowValidationError(
+                        f"{name!r} line {reader.line_num} has more cells than the header "
+                        f"({len(reader.fieldnames or [])} columns); quote cells that contain commas",
+                        field="path",
+                        value=name,
+                    )
+                yield row
+        elif format == "text":
+            for line in text:
+                yield line[:-1] if line.endswith("\n") else line
+        else:
+            detect_format(name, format)  # raises with the list of formats
+    except UnicodeDecodeError as exc:
+        raise _decode_error(exc, name, encoding) from None
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit(): a broken file, not a retryable failure
+        raise FlowValidationError(
+            f"{name!r} is not readable as CSV ({exc}); fix the file or set format", field="path", value=name
+        ) from None
+    except RecursionError:
+        raise FlowValidationError(
+            f"{name!r} nests JSON arrays/objects too deeply to parse; flatten the data", field="path", value=name
+        ) from None
+    finally:
+        text.detach()
+
+
+def _check_csv_header(reader: csv.DictReader[str], name: str) -> None:
+    """A column named twice would silently keep only the last cell of each row."""
+    fields = reader.fieldnames or []
+    twice = sorted({f for f in fields if fields.count(f) > 1})
+    if twice:
+        raise FlowValidationError(
+            f"{name!r} has the column {twice[0]!r} more than once in its header; rename one so no cell is lost",
+            field="path",
+            value=name,
+        )
+
+
+def _parse_json(text: io.TextIOWrapper, name: str) -> Iterator[Any]:
+    content = text.read()
+    if not content.strip():
+        return
+    try:
+        value = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise FlowValidationError(
+            f"{name!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file, or "
+            "set format='ndjson' for one value per line",
+            field="path",
+            value=name,
+        ) from None
+    if isinstance(value, list):
+        yield from value
+    else:
+        yield value
+
+
+def read_os_errors(records: Iterator[Any], path: str) -> Iterator[Any]:
+    try:
+        yield from records
+    except OSError as exc:
+        raise file_error(exc, path=path, operation="read") from exc

@@ -1,0 +1,263 @@
+"""Streaming record operations: each is a generator stage over ``(input index, record)`` pairs.
+
+The ``transform`` runtime compiles its config into these stages and chains them with :func:`run_pipeline`, so a
+million-record file flows through one record at a time. Every operation is O(1) in memory per record except two:
+
+* ``sort_by`` must see every record before yielding the first one. It holds at most ``sort_buffer_records``
+  records; beyond that it sorts the buffer and spills it as a run to an anonymous temporary file (pickled:
+  the process reads back only what it wrote itself, deleted on close), then streams a k-way ``heapq.merge`` of
+  the runs. Memory stays at one buffer plus one record per run, whatever the input size; the sort is stable.
+* ``unique_by`` keeps a 16-byte digest per distinct key (about 100 bytes each with set overhead), not the
+  records, and fails with a clear error past ``max_unique_keys`` instead of letting the worker be OOM-killed.
+
+``limit`` stops reading the input as soon as it is reached. Errors name the operation (``operations[2].filter``),
+the input record index (0-based position in the input, stable across sorts), the expression and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
+
+from airflow_provider_flow.core.progress import paced
+from airflow_provider_flow.core.state import ExecutionState
+from airflow_provider_flow.errors import FileError, FlowValidationError
+from airflow_provider_flow.expressions import Expression, is_truthy
+
+#: A record travelling through the pipeline with its position in the input, for error messages.
+Indexed = tuple[int, Any]
+Stage = Callable[[Iterator[Indexed]], Iterator[Indexed]]
+
+
+def _need_object(field: str, index: int, record: Any, what: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise FlowValidationError(
+            f"{what} needs records that are JSON objects, but record {index} is {type(record).__name__}: "
+            f"{record!r:.120}. Use 'select' to build objects first",
+            field=field,
+            value=record,
+            details={"record_index": index},
+        )
+    return record
+
+
+def filter_stage(expr: Expression) -> Stage:
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        for index, record in items:
+            if is_truthy(expr.search(record, index=index)):
+                yield index, record
+
+    return stage
+
+
+def project_stage(field: str, mapping: dict[str, Expression], *, keep_existing: bool) -> Stage:
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        for index, record in items:
+            computed = {name: expr.search(record, index=index) for name, expr in mapping.items()}
+            if keep_existing:
+                yield index, {**_need_object(field, index, record, "map"), **computed}
+            else:
+                yield index, computed
+
+    return stage
+
+
+def rename_stage(field: str, renames: dict[str, str]) -> Stage:
+    """A renamed field replaces a field already called like its new name, whatever the records' key order."""
+
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        for index, record in items:
+            obj = _need_object(field, index, record, "rename")
+            replaced = {renames[key] for key in obj if key in renames}
+            yield (
+                index,
+                {renames.get(key, key): value for key, value in obj.items() if key in renames or key not in replaced},
+            )
+
+    return stage
+
+
+def drop_stage(field: str, names: list[str]) -> Stage:
+    dropped = frozenset(names)
+
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        for index, record in items:
+            obj = _need_object(field, index, record, "drop")
+            yield index, {key: value for key, value in obj.items() if key not in dropped}
+
+    return stage
+
+
+def limit_stage(n: int) -> Stage:
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        if n <= 0:
+            return
+        for count, item in enumerate(items, start=1):
+            yield item
+            if count >= n:
+                return  # stop pulling: upstream (and the input file) is not read further
+
+    return stage
+
+
+def apply_stage(field: str, func: Callable[[Any], Any]) -> Stage:
+    name = getattr(func, "__qualname__", repr(func))
+
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        for index, record in items:
+            try:
+                result = func(record)
+            except FlowValidationError:
+                raise
+            except Exception as exc:  # the user's callable: report which record broke it, then fail the task
+                raise FlowValidationError(
+                    f"callable {name} raised {type(exc).__name__}: {exc} on record {index}",
+                    field=field,
+                    value=name,
+                    details={"record_index": index},
+                ) from exc
+            if result is not None:
+                yield index, result
+
+    return stage
+
+
+def _key_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+class _SortRuns:
+    """Sorted runs spilled to anonymous temporary files, merged lazily. Items are (key, index, record)."""
+
+    def __init__(self) -> None:
+        self.files: list[IO[bytes]] = []
+
+    def spill(self, items: list[tuple[Any, int, Any]]) -> None:
+        handle = tempfile.TemporaryFile(prefix="flow-sort-")  # noqa: SIM115 - lives until close(); unnamed, removed then
+        try:
+            pickler = pickle.Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL)
+            for item in items:
+                pickler.dump(item)
+                pickler.clear_memo()
+            handle.seek(0)
+        except OSError as exc:
+            handle.close()
+            raise FileError(
+                f"sort_by could not spill to the temporary folder: {exc}; free space in TMPDIR or raise "
+                "sort_buffer_records",
+                path=tempfile.gettempdir(),
+                operation="write",
+                retryable=True,
+            ) from exc
+        self.files.append(handle)
+
+    @staticmethod
+    def _read(handle: IO[bytes]) -> Iterator[tuple[Any, int, Any]]:
+        while True:
+            try:
+                # A fresh unpickler per item: one long-lived unpickler's memo grows with every record it reads.
+                yield pickle.load(handle)
+            except EOFError:
+                return
+
+    def merged(self, reverse: bool) -> Iterator[tuple[Any, int, Any]]:
+        return heapq.merge(*(self._read(f) for f in self.files), key=lambda item: item[0], reverse=reverse)
+
+    def close(self) -> None:
+        for handle in self.files:
+            handle.close()
+        self.files.clear()
+
+
+def sort_stage(expr: Expression, reverse: bool, buffer_size: int) -> Stage:
+
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        buffer: list[tuple[Any, int, Any]] = []
+        missing = _SortRuns()  # records without a key go last, in input order (spilled like the rest)
+        missing_buffer: list[tuple[Any, int, Any]] = []
+        runs = _SortRuns()
+        kind: str | None = None
+        try:
+            for index, record in items:
+                key = expr.search(record, index=index)
+                if key is None:
+                    missing_buffer.append((0, index, record))
+                    if len(missing_buffer) >= buffer_size:
+                        missing.spill(missing_buffer)
+                        missing_buffer = []
+                    continue
+                this = _key_kind(key)
+                if this not in ("number", "string"):
+                    raise expr.error(index, record, f"sort key is a {this}; sort keys must be numbers or strings")
+                if kind is None:
+                    kind = this
+                elif this != kind:
+                    raise expr.error(index, record, f"sort key is a {this} but earlier keys are {kind}s")
+                buffer.append((key, index, record))
+                if len(buffer) >= buffer_size:
+                    buffer.sort(key=lambda item: item[0], reverse=reverse)
+                    runs.spill(buffer)
+                    buffer = []
+            buffer.sort(key=lambda item: item[0], reverse=reverse)
+            if runs.files:
+                runs.spill(buffer)
+                buffer = []
+                sorted_items: Iterable[tuple[Any, int, Any]] = runs.merged(reverse)
+            else:
+                sorted_items = buffer
+            for _key, index, record in sorted_items:
+                yield index, record
+            if missing.files:
+                missing.spill(missing_buffer)
+                missing_buffer = []
+                for _zero, index, record in missing.merged(False):
+                    yield index, record
+            for _zero, index, record in missing_buffer:
+                yield index, record
+        finally:
+            runs.close()
+            missing.close()
+
+    return stage
+
+
+def unique_stage(expr: Expression, field: str, bound: int) -> Stage:
+    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
+        seen: set[bytes] = set()
+        for index, record in items:
+            key = expr.search(record, index=index)
+            canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str).encode()
+            digest = hashlib.blake2b(canonical, digest_size=16).digest()
+            if digest in seen:
+                continue
+            if len(seen) >= bound:
+                raise FlowValidationError(
+                    f"unique_by keeps one key per distinct value and found more than max_unique_keys={bound}; "
+                    "raise max_unique_keys (about 100 bytes of memory per key) or deduplicate upstream",
+                    field=field,
+                    value=bound,
+                )
+            seen.add(digest)
+            yield index, record
+
+    return stage
+
+
+def run_pipeline(records: Iterable[Any], stages: list[Stage], *, state: ExecutionState | None = None) -> Iterator[Any]:
+    """Chain the stages lazily over ``records``; yields transformed records one at a time."""
+    items: Iterator[Indexed] = enumerate(records if state is None else paced(records, state, "transform"))
+    for stage in stages:
+        items = stage(items)
+    for _index, record in items:
+        yield record

@@ -1,0 +1,46 @@
+"""A node's output: records inline for XCom, or streamed to a file and handed on as a reference.
+
+Small results go to XCom as they are; large ones are written atomically under the node's storage and XCom
+carries only a :class:`~airflow_provider_flow.records.reference.FileReference`. Every runtime that produces
+records decides this here, with the same counting and the same reference fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from airflow_provider_flow.core.progress import ProgressReporter
+from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.records.writer import RecordWriter
+from airflow_provider_flow.storage.base import NodeStorage
+
+
+def emit_records(
+    records: Iterable[Any],
+    progress: ProgressReporter,
+    *,
+    storage: NodeStorage | None = None,
+    output_path: str | None = None,
+    format: str | None = None,
+    mode: str = "overwrite",
+) -> list[Any] | FileReference:
+    """All ``records`` as a list, or, with ``output_path``, written to that file under ``storage``.
+
+    Counts every record in ``progress`` and logs its summary once everything is out (the file published).
+    """
+    if output_path is None:
+        out: list[Any] = []
+        for record in records:
+            out.append(record)
+            progress.update(records=1)
+        progress.finish()
+        return out
+    if storage is None:
+        raise ValueError("emit_records: output_path needs the node's storage")  # a bug in the calling runtime
+    with RecordWriter(storage.root, output_path, format=format, mode=mode) as writer:
+        for record in records:
+            writer.write(record)
+            progress.update(records=1)
+    progress.finish()
+    return writer.reference(fs_conn_id=storage.fs_conn_id, base_path=storage.base_path)

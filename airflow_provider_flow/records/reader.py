@@ -1,0 +1,154 @@
+"""Reading records back from files: a confined path, or a file reference handed on by another task.
+
+File references are hostile input too: ``data`` may be rendered from ``dag_run.conf`` and XCom entries can be
+edited over the REST API, so a reference's ``path`` is confined again on the reading worker, and its base (an
+absolute ``base_path``, or any ``fs`` connection of the deployment) is only streamed as is when it lies inside
+one of the reading node's own bases (``trusted_bases``). Any other referenced file is hashed in full *before*
+the first record is handed on and must match the reference's ``bytes`` and ``sha256`` exactly: an invented
+reference to ``/etc`` (or to another team's connection) cannot make an HTTP sink or an LLM call send a file's
+lines before the end-of-file check fails; whoever can produce the right hash knows the content already. The
+price is a second read of references from outside the reader's base (usually from the page cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from airflow_provider_flow.errors import FileError
+from airflow_provider_flow.records.codecs import check_encoding, detect_format, parse_stream, read_os_errors
+from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.storage.base import check_base, resolve_base
+from airflow_provider_flow.storage.local import file_error, open_confined
+
+if TYPE_CHECKING:
+    from airflow_provider_flow.core.state import ExecutionState
+
+
+def iter_records(base: str, path: str, *, format: str | None = None, encoding: str = "utf-8") -> Iterator[Any]:
+    """Stream the records of ``path`` (confined to ``base``)."""
+    fmt = detect_format(path, format)
+    check_encoding(encoding)
+    with open_confined(base, path, operation="read") as stream:
+        yield from read_os_errors(parse_stream(stream, fmt, encoding, path), path)
+
+
+class HashingReader(io.RawIOBase):
+    """Counts and hashes bytes as they are read, so a reference is verified in the same single pass."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self.sha.update(memoryview(buffer)[:n])
+            self.count += n
+        return n or 0
+
+
+def reference_base(ref: FileReference, state: ExecutionState) -> str:
+    """The base a reference's path is relative to, resolved on this worker."""
+    if ref.base_path:
+        return check_base(ref.base_path, source="the file reference's base_path")
+    return resolve_base(state, fs_conn_id=ref.fs_conn_id, base_path=None)
+
+
+def _inside_any(base: str, trusted_bases: Sequence[str]) -> bool:
+    return any(os.path.commonpath([trusted, base]) == trusted for trusted in trusted_bases)
+
+
+def _check_whole_file(raw: BinaryIO, ref: FileReference) -> None:
+    """Hash an opened referenced file before any record is read from it (then rewind); refuse it unless it matches.
+
+    Same descriptor for the check and the read, so the file cannot be swapped in between. The message shows
+    what the reference claimed, never what was found: the folder is not one this node trusts, so its files'
+    sizes and hashes are not for the log.
+    """
+    where = f"base_path {ref.base_path!r}" if ref.base_path else f"fs connection {ref.fs_conn_id!r}"
+    sha, count = hashlib.sha256(), 0
+    try:
+        while chunk := raw.read(1 << 20):
+            sha.update(chunk)
+            count += len(chunk)
+        raw.seek(0)
+    except OSError as exc:
+        raise file_error(exc, path=ref.path, operation="read") from exc
+    if count != ref.bytes or sha.hexdigest() != ref.sha256:
+        raise FileError(
+            f"{ref.path!r} under {where} does not match its file reference (bytes/sha256): "
+            "a reference to a folder outside this node's own base is only read when it matches exactly; re-run "
+            "the task that wrote it, or give this node a base_path/fs_conn_id covering that folder",
+            path=ref.path,
+            operation="verify",
+            retryable=False,
+        )
+
+
+def iter_reference(
+    ref: FileReference, state: ExecutionState, *, verify: bool = True, trusted_bases: Sequence[str] = ()
+) -> Iterator[Any]:
+    """Stream a referenced file's records (confined again); with ``verify``, check its size and sha256 at EOF.
+
+    A mismatch means the file changed after the upstream task wrote it; the error comes after the last record,
+    which is still before any sink commits, so nothing half-verified is published. A file outside
+    ``trusted_bases`` (the reading node's own real bases) is verified in full first (see the module docstring).
+    """
+    base = reference_base(ref, state)
+    fmt = detect_format(ref.path, ref.format)
+    with open_confined(base, ref.path, operation="read") as raw:
+        if not _inside_any(base, trusted_bases):
+            _check_whole_file(raw, ref)
+        hashing = HashingReader(raw)
+        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+        encoding = check_encoding(ref.encoding)
+        yield from read_os_errors(parse_stream(buffered, fmt, encoding, ref.path), ref.path)
+        while buffered.read(1 << 20):
+            pass
+    if verify and (hashing.count != ref.bytes or hashing.sha.hexdigest() != ref.sha256):
+        raise FileError(
+            f"{ref.path!r} changed after it was written (expected {ref.bytes} bytes, sha256 {ref.sha256[:12]}..., "
+            f"found {hashing.count} bytes, sha256 {hashing.sha.hexdigest()[:12]}...); re-run the task that wrote it",
+            path=ref.path,
+            operation="verify",
+            retryable=False,
+        )
+
+
+def describe_file(
+    base: str,
+    path: str,
+    *,
+    format: str | None = None,
+    fs_conn_id: str | None = None,
+    base_path: str | None = None,
+    encoding: str = "utf-8",
+) -> FileReference:
+    """A reference to an existing file: one pass parses it (so a broken file fails here, not downstream),
+    counts its records and hashes its bytes. Readers decode it with the ``encoding`` it records."""
+    fmt = detect_format(path, format)
+    check_encoding(encoding)
+    with open_confined(base, path, operation="read") as raw:
+        hashing = HashingReader(raw)
+        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+        count = sum(1 for _ in read_os_errors(parse_stream(buffered, fmt, encoding, path), path))
+        while buffered.read(1 << 20):
+            pass
+    return FileReference(
+        path="/".join(os.path.relpath(os.path.realpath(os.path.join(base, path)), base).split(os.sep)),
+        base_path=base_path if base_path else (None if fs_conn_id else base),
+        fs_conn_id=fs_conn_id,
+        format=fmt,
+        encoding=encoding,
+        records=count,
+        bytes=hashing.count,
+        sha256=hashing.sha.hexdigest(),
+    )

@@ -1,0 +1,252 @@
+"""Writing records to a file in one format, atomically (through :mod:`~airflow_provider_flow.storage.atomic`).
+
+``append`` re-reads the existing records and writes them before the new ones (CSV keeps its header, a JSON
+array stays one array), all inside the same atomic write, so ``records`` counts the whole file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterable
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.records.codecs import check_encoding, csv_cell, detect_format, dumps_record, parse_stream
+from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.storage.atomic import AtomicWriter, atomic_write
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+
+#: Bytes buffered by a RecordWriter before they go to the atomic writer (and its hash) in one call.
+_FLUSH_AT = 256 * 1024
+
+
+class RecordWriter:
+    """Write records to one file in one format, atomically (the bytes go through ``atomic_write``)."""
+
+    def __init__(
+        self,
+        base: str,
+        path: str,
+        *,
+        format: str | None = None,
+        mode: str = "overwrite",
+        encoding: str = "utf-8",
+        create_dirs: bool = True,
+    ) -> None:
+        self.base = base
+        self.requested = path
+        self.format = detect_format(path, format)
+        self.mode = mode
+        self.encoding = check_encoding(encoding)
+        self.create_dirs = create_dirs
+        self.records = 0
+        self._stack = ExitStack()
+        self._writer: AtomicWriter | None = None
+        self._csv_fields: list[str] | None = None
+        self._csv_set: frozenset[str] = frozenset()
+        self._csv_buf = io.StringIO()
+        self._csv_out = csv.writer(self._csv_buf, lineterminator="\r\n")
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._done = False
+
+    # -- context management ---------------------------------------------------------------------------------
+    def __enter__(self) -> RecordWriter:
+        self._writer = self._stack.enter_context(
+            atomic_write(self.base, self.requested, mode=self.mode, create_dirs=self.create_dirs, copy_existing=False)
+        )
+        try:
+            if self.format == "json":
+                self._emit("[")
+            if self.mode == "append":
+                self._copy_existing()
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        if exc_type is None:
+            try:
+                if self.format == "json":
+                    self._emit("\n]\n" if self.records else "]\n")
+                self._flush()
+            except BaseException:
+                if not self._stack.__exit__(*sys.exc_info()):
+                    raise
+                return None
+        result = self._stack.__exit__(exc_type, exc, tb)
+        self._done = exc_type is None
+        return result
+
+    def _copy_existing(self) -> None:
+        assert self._writer is not None
+        old = self._writer.open_existing()
+        if old is None:
+            return
+        with old:
+            for record in parse_stream(old, self.format, self.encoding, self.requested):
+                self.write(record)
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def _emit(self, text: str) -> None:
+        assert self._writer is not None, "use RecordWriter as a context manager"
+        try:
+            data = text.encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            raise FlowValidationError(
+                f"record {self.records} has characters {self.encoding!r} cannot encode ({exc.reason}); "
+                "use encoding='utf-8'",
+                field="encoding",
+                value=self.encoding,
+            ) from None
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _FLUSH_AT:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hand buffered bytes to the atomic writer in large chunks (hashing 100-byte pieces is slow)."""
+        if self._pending:
+            assert self._writer is not None
+            self._writer.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_size = 0
+
+    def write(self, record: Any) -> None:
+        """Serialize one record into the temporary file."""
+        index = self.records
+        if self.format == "json":
+            self._emit(("\n" if index == 0 else ",\n") + dumps_record(record, index))
+        elif self.format == "ndjson":
+            self._emit(dumps_record(record, index) + "\n")
+        elif self.format == "text":
+            self._emit(self._text_line(record, index))
+        else:
+            self._emit(self._csv_row(record, index))
+        self.records += 1
+
+    def write_many(self, records: Iterable[Any]) -> int:
+        """Write every record; returns how many were written by this call."""
+        before = self.records
+        for record in records:
+            self.write(record)
+        return self.records - before
+
+    @staticmethod
+    def _text_line(record: Any, index: int) -> str:
+        """One line per record: a line break inside a string would read back as two records (and a wrong count)."""
+        if not isinstance(record, str):
+            return dumps_record(record, index) + "\n"
+        if "\n" in record or "\r" in record:
+            raise FlowValidationError(
+                f"record {index} contains a line break, so format 'text' would split it into several records; "
+                "use format 'ndjson' (or 'csv') for multi-line values",
+                field=f"data[{index}]",
+                value=record[:120],
+            )
+        return record + "\n"
+
+    def _csv_row(self, record: Any, index: int) -> str:
+        if not isinstance(record, dict):
+            raise FlowValidationError(
+                f"record {index} is a {type(record).__name__}; CSV needs dict records (or use format 'ndjson' "
+                "or 'text')",
+                field=f"data[{index}]",
+                value=repr(record)[:120],
+            )
+        buf, out = self._csv_buf, self._csv_out
+        if self._csv_fields is None:
+            if not record:  # a header without columns: every row would be blank and read back as no record
+                raise FlowValidationError(
+                    f"record {index} is an empty object, so the CSV would have no columns; give the first record "
+                    "every column (None for empty), or use format 'ndjson'",
+                    field=f"data[{index}]",
+                    value="{}",
+                )
+            self._csv_fields = [str(k) for k in record]
+            self._csv_set = frozenset(self._csv_fields)
+            out.writerow(self._csv_fields)
+        fields = self._csv_fields
+        if record.keys() <= self._csv_set:
+            out.writerow([csv_cell(record.get(name)) for name in fields])
+        else:
+            by_name = {str(k): v for k, v in record.items()}  # non-string keys, or keys not in the header
+            extra = [k for k in by_name if k not in self._csv_set]
+            if extra:
+                raise FlowValidationError(
+                    f"record {index} has key {extra[0]!r} that is not in the CSV header {fields}; give the "
+                    "first record every column (None for empty), or use format 'ndjson'",
+                    field=f"data[{index}]",
+                    value=extra[0],
+                )
+            out.writerow([csv_cell(by_name.get(name)) for name in fields])
+        row = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return row
+
+    # -- results --------------------------------------------------------------------------------------------
+    def _result(self) -> AtomicWriter:
+        if self._writer is None or not self._done:
+            raise RuntimeError("the RecordWriter block has not completed")
+        return self._writer
+
+    @property
+    def path(self) -> str:
+        return self._result().path
+
+    @property
+    def relative_path(self) -> str:
+        return self._result().relative_path
+
+    @property
+    def bytes(self) -> int:
+        return self._result().bytes
+
+    @property
+    def sha256(self) -> str:
+        return self._result().sha256
+
+    def reference(self, *, fs_conn_id: str | None = None, base_path: str | None = None) -> FileReference:
+        """A reference downstream tasks resolve again: by ``base_path`` if given, else ``fs_conn_id``.
+
+        With neither, the resolved base itself is recorded, so the reference always names a base.
+        """
+        written = self._result()
+        return FileReference(
+            path=written.relative_path,
+            base_path=base_path if base_path else (None if fs_conn_id else self.base),
+            fs_conn_id=fs_conn_id,
+            format=self.format,
+            encoding=self.encoding,
+            records=self.records,
+            bytes=written.bytes,
+            sha256=written.sha256,
+        )
+
+
+def write_records(
+    base: str,
+    path: str,
+    records: Iterable[Any],
+    *,
+    format: str | None = None,
+    mode: str = "overwrite",
+    encoding: str = "utf-8",
+    create_dirs: bool = True,
+    fs_conn_id: str | None = None,
+    base_path: str | None = None,
+) -> FileReference:
+    """Write ``records`` to ``path`` under ``base`` atomically and return the reference to the result."""
+    with RecordWriter(base, path, format=format, mode=mode, encoding=encoding, create_dirs=create_dirs) as writer:
+        writer.write_many(records)
+    return writer.reference(fs_conn_id=fs_conn_id, base_path=base_path)
