@@ -1,8 +1,9 @@
 """The one place Airflow's private and version-sensitive names are imported; the rest of the package uses these.
 
 The package supports Airflow >= 3.1. Some names live in private modules (``ResolveMixin``, the base of XComArg
-and other values resolved at run time; ``ParamsDict``) or appeared in a later release (``RetryPolicy`` in 3.3),
-so a rename or a missing feature is absorbed here, once, instead of breaking modules all over the package.
+and other values resolved at run time; ``ParamsDict``) or appeared in a later release (the Task SDK's exception
+classes in 3.2, ``RetryPolicy`` in 3.3), so a rename or a missing feature is absorbed here, once, instead of
+breaking modules all over the package.
 Public ``airflow.sdk`` names (``BaseOperator``, ``BaseHook``, ``DAG``, ``Asset``, ``Param``) are imported directly.
 """
 
@@ -12,8 +13,20 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from airflow.sdk.definitions.param import ParamsDict
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
-from airflow.sdk.log import mask_secret
+
+try:  # the Task SDK's own exception classes (Airflow >= 3.2)
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
+except ImportError:  # pragma: no cover - Airflow 3.1 (scripts/compat_test.sh)
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowNotFoundException,
+    )
+
+try:
+    from airflow.sdk.log import mask_secret
+except ImportError:  # pragma: no cover - older Task SDK layouts
+    from airflow.sdk.execution_time.secrets_masker import mask_secret  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
     from airflow.sdk import RetryDecision, RetryPolicy
