@@ -4,15 +4,22 @@ import pickle
 
 import pytest
 
+from airflow_provider_flow import errors
 from airflow_provider_flow.errors import (
     BODY_EXCERPT_LIMIT,
     FileError,
     FlowConnectionError,
     FlowError,
+    FlowFileError,
+    FlowLoadError,
     FlowTimeoutError,
     FlowValidationError,
     HttpError,
+    InvalidResponseError,
+    LlmOutputError,
+    PartialDeliveryError,
     PathTraversalError,
+    ResponseTooLargeError,
 )
 
 ERRORS = [
@@ -30,14 +37,40 @@ ERRORS = [
     ),
     FileError("disk full", path="out/a.json", operation="write", retryable=True),
     PathTraversalError(requested_path="../../etc/passwd", base="/data/base"),
+    ResponseTooLargeError("response body exceeds max_response_bytes=10", details={"limit": 10}),
+    InvalidResponseError("body is not JSON", details={"url": "http://api/x"}),
+    PartialDeliveryError(
+        "batch 3 failed",
+        cause=HttpError(status_code=503, method="POST", url="http://api/x", retry_after=2.0),
+        details={"accepted_batches": [1, 2]},
+    ),
+    LlmOutputError("reply still invalid after 2 repairs", details={"record": 4}),
+    FlowFileError("flows/a.yaml", ["nodes.x: unknown runtime 'nope'"]),
+    FlowLoadError([FlowFileError("flows/a.yaml", ["bad"]), FlowFileError("flows/b.yaml", ["worse"])]),
 ]
+
+
+def comparable(value: object) -> object:
+    """An error's state with nested errors (FlowLoadError.errors) as their own state: exceptions compare by id."""
+    if isinstance(value, FlowError):
+        return (type(value), str(value), {k: comparable(v) for k, v in value.__dict__.items()})
+    if isinstance(value, list):
+        return [comparable(v) for v in value]
+    return value
+
+
+def test_every_error_class_is_a_flow_error_and_round_trips_here() -> None:
+    """A new error class joins ERRORS above, so its pickling (Airflow moves errors between processes) is tested."""
+    classes = {getattr(errors, name) for name in errors.__all__} - {errors.BODY_EXCERPT_LIMIT}
+    assert all(issubclass(cls, FlowError) for cls in classes)
+    assert classes == {type(err) for err in ERRORS}
 
 
 @pytest.mark.parametrize("err", ERRORS, ids=lambda e: type(e).__name__)
 def test_pickle_round_trip_keeps_every_attribute(err: FlowError) -> None:
     clone = pickle.loads(pickle.dumps(err))
     assert type(clone) is type(err)
-    assert clone.__dict__ == err.__dict__
+    assert comparable(clone) == comparable(err)
     assert str(clone) == str(err)
     assert clone.is_retryable == err.is_retryable
     assert clone.code == err.code

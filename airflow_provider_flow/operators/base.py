@@ -106,10 +106,12 @@ class FlowNodeOperator(BaseOperator):
     :param retry_policy: defaults to :class:`FlowRetryPolicy` on Airflow >= 3.3; pass ``None`` to use
         Airflow's plain ``retries``/``retry_delay`` behaviour.
 
-    Config values read as attributes, as on any Airflow operator: ``op.endpoint`` is ``op.config["endpoint"]``
-    (rendered at run time, like every templated field), or the model's default when the DAG did not set it. They
-    are read-only views of ``config``, the one place a value is stored; names Airflow itself uses on every
-    operator (``params``, ``output``) keep Airflow's meaning, so read those from ``op.config``.
+    Config values are attributes, as on any Airflow operator: ``op.endpoint`` is ``op.config["endpoint"]``
+    (rendered at run time, like every templated field), or the model's default when the DAG did not set it, and
+    ``op.endpoint = "/v2"`` (in a cluster policy, say) writes ``op.config["endpoint"]``: ``config`` stays the one
+    place a value is stored, and it is validated at run time like any other. Names Airflow itself uses on every
+    operator (``params``, ``output``, ``retries``) keep Airflow's meaning; reach those config keys through
+    ``op.config``.
     """
 
     template_fields: Sequence[str] = ("config", "data")
@@ -144,18 +146,32 @@ class FlowNodeOperator(BaseOperator):
 
     def __getattr__(self, name: str) -> Any:
         """Config values as attributes (see the class docstring); reached only when normal lookup fails."""
-        config, runtime = self.__dict__.get("config"), self.__dict__.get("runtime")
-        if name.startswith("_") or config is None or not isinstance(runtime, str):
-            raise AttributeError(name)
-        try:
-            model = self.runtime_registry.get(runtime).config_model
-        except FlowValidationError:
-            raise AttributeError(name) from None
-        found = config_field(model, name)
+        found = self._config_field(name)
         if found is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         key, info = found
+        config = self.__dict__["config"]
         return config[key] if key in config else info.get_default(call_default_factory=True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Assigning a config field writes ``config``, so the attribute can never shadow what the runtime gets."""
+        if name not in self.__dict__ and not hasattr(type(self), name):
+            found = self._config_field(name)
+            if found is not None:
+                self.__dict__["config"][found[0]] = value
+                return
+        super().__setattr__(name, value)
+
+    def _config_field(self, name: str) -> tuple[str, FieldInfo] | None:
+        """The config key and model field an attribute name stands for, once ``config`` and ``runtime`` exist."""
+        config, runtime = self.__dict__.get("config"), self.__dict__.get("runtime")
+        if name.startswith("_") or not isinstance(config, dict) or not isinstance(runtime, str):
+            return None
+        try:
+            model = self.runtime_registry.get(runtime).config_model
+        except FlowValidationError:
+            return None
+        return config_field(model, name)
 
     def _check_at_parse_time(self) -> None:
         """Fail the DAG import for what is already wrong: an unknown runtime, a bad non-templated value."""

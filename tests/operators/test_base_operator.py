@@ -175,3 +175,21 @@ def test_unknown_nested_key_lists_the_nested_models_keys() -> None:
     assert (
         "config.operations[0].sort_by.kee: unknown key 'kee'; did you mean 'key'? allowed keys: key, reverse" in message
     )
+
+
+def test_config_values_are_attributes_with_model_defaults() -> None:
+    from airflow_provider_flow.operators.http import HttpSinkOperator, HttpSourceOperator
+
+    source = HttpSourceOperator(task_id="src", endpoint="/orders/{{ ds }}", params={"page_size": 50})
+    assert source.endpoint == "/orders/{{ ds }}"  # the stored (templated) value; rendered at run time
+    assert source.http_conn_id == "http_default" and source.max_response_bytes is None  # model defaults
+    assert source.config["params"] == {"page_size": 50}
+    sink = HttpSinkOperator(task_id="sink", endpoint="/in", data=[], batch_size=7)
+    assert sink.batch_size == 7 and sink.max_concurrency == 4
+    assert sink.retries == 0 and sink.task_id == "sink"  # Airflow's own attributes keep their meaning
+    with pytest.raises(AttributeError, match="'HttpSinkOperator' object has no attribute 'batchsize'"):
+        _ = sink.batchsize
+    sink.batch_size = 8  # writes through: config stays the one place the runtime reads
+    assert sink.config["batch_size"] == 8 and "batch_size" not in vars(sink)
+    sink.retries = 2
+    assert sink.retries == 2 and "retries" not in sink.config
