@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import sys
-import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from airflow_provider_flow.core.registry import ENTRY_POINT_GROUP, RuntimeRegistry
 from airflow_provider_flow.errors import FlowValidationError
 from tests.flow_test_runtimes import EchoRuntime, FailRuntime
+from tests.plugin_distribution import installed_distribution
 
 
 def test_register_get_has_list() -> None:
@@ -50,47 +50,42 @@ def test_rejects_objects_that_are_not_runtimes() -> None:
         RuntimeRegistry().register(NoExecute())  # type: ignore[arg-type]
 
 
+PLUGIN = """
+from airflow_provider_flow.core.config import ConfigModel
+
+class ShoutConfig(ConfigModel):
+    text: str
+
+class ShoutRuntime:
+    name = "demo.shout"
+    config_model = ShoutConfig
+
+    def execute(self, config, input, state):
+        return config.text.upper()
+
+class Misnamed(ShoutRuntime):
+    name = "demo.other"
+
+def broken():
+    raise RuntimeError("plugin import failed")
+"""
+
+
 @pytest.fixture
-def plugin_distribution(tmp_path: Path) -> Path:
-    """A real installed-looking distribution on sys.path, declaring runtimes through the entry-point group."""
-    pkg = tmp_path / "flow_plugin_demo"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text(
-        textwrap.dedent(
-            """
-            from airflow_provider_flow.core.config import ConfigModel
-
-            class ShoutConfig(ConfigModel):
-                text: str
-
-            class ShoutRuntime:
-                name = "demo.shout"
-                config_model = ShoutConfig
-
-                def execute(self, config, input, state):
-                    return config.text.upper()
-
-            class Misnamed(ShoutRuntime):
-                name = "demo.other"
-
-            def broken():
-                raise RuntimeError("plugin import failed")
-            """
-        )
-    )
-    dist = tmp_path / "flow_plugin_demo-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: flow-plugin-demo\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        f"[{ENTRY_POINT_GROUP}]\n"
-        "demo.shout = flow_plugin_demo:ShoutRuntime\n"
-        "demo.misnamed = flow_plugin_demo:Misnamed\n"
-        "demo.missing = flow_plugin_demo_absent:Runtime\n"
-    )
-    sys.path.insert(0, str(tmp_path))
-    yield tmp_path
-    sys.path.remove(str(tmp_path))
-    sys.modules.pop("flow_plugin_demo", None)
+def plugin_distribution(tmp_path: Path) -> Iterator[Path]:
+    """A distribution declaring runtimes through the entry-point group: one good, one misnamed, one missing."""
+    entry_points = {
+        "demo.shout": "flow_plugin_demo:ShoutRuntime",
+        "demo.misnamed": "flow_plugin_demo:Misnamed",
+        "demo.missing": "flow_plugin_demo_absent:Runtime",
+    }
+    with installed_distribution(
+        tmp_path,
+        "flow-plugin-demo",
+        modules={"flow_plugin_demo/__init__.py": PLUGIN},
+        entry_points={ENTRY_POINT_GROUP: entry_points},
+    ) as root:
+        yield root
 
 
 def test_entry_point_loading_from_a_distribution(plugin_distribution: Path) -> None:

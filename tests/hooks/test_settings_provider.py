@@ -8,8 +8,6 @@ it declares a runtime in ``airflow_provider_flow.runtimes`` and a settings kind 
 from __future__ import annotations
 
 import json
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.settings import AirflowSettingsProvider
 from airflow_provider_flow.http.settings import HTTP, HttpSettings
+from tests.plugin_distribution import installed_distribution
 
 PLUGIN = """
 from dataclasses import dataclass
@@ -66,20 +65,19 @@ class GeocodeRuntime(NodeRuntime):
 
 @pytest.fixture
 def acme_distribution(tmp_path: Path) -> Iterator[Path]:
-    (tmp_path / "acme_geocode.py").write_text(textwrap.dedent(PLUGIN))
-    dist = tmp_path / "acme_geocode-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-geocode\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[airflow_provider_flow.runtimes]\nacme.geocode = acme_geocode:GeocodeRuntime\n"
-        f"[{SETTINGS_ENTRY_POINT_GROUP}]\n"
-        "acme.geocode = acme_geocode:resolve\n"
-        "acme.wrong = acme_geocode:resolve_wrongly\n"
-    )
-    sys.path.insert(0, str(tmp_path))
-    yield tmp_path
-    sys.path.remove(str(tmp_path))
-    sys.modules.pop("acme_geocode", None)
+    with installed_distribution(
+        tmp_path,
+        "acme-geocode",
+        modules={"acme_geocode.py": PLUGIN},
+        entry_points={
+            "airflow_provider_flow.runtimes": {"acme.geocode": "acme_geocode:GeocodeRuntime"},
+            SETTINGS_ENTRY_POINT_GROUP: {
+                "acme.geocode": "acme_geocode:resolve",
+                "acme.wrong": "acme_geocode:resolve_wrongly",
+            },
+        },
+    ) as root:
+        yield root
 
 
 def test_third_party_kind_resolves_its_own_airflow_connection(

@@ -14,10 +14,12 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from airflow_provider_flow.nodes.ai_transform import AiTransformConfig
@@ -132,14 +134,18 @@ def test_keywords_are_the_model_fields(operator: type) -> None:
     assert sorted(names - fields) == [], f"{operator.__name__}: keywords the model does not know"
 
 
-@pytest.mark.parametrize("operator", list(CASES), ids=lambda op: op.__name__)
-def test_defaults_are_the_model_defaults(operator: type) -> None:
+def field_keywords(operator: type) -> Iterator[tuple[str, inspect.Parameter, Any, FieldInfo]]:
+    """(name, parameter, annotation, model field) for each keyword that stands for a model field."""
     model, extras, operator_only = CASES[operator]
     fields = model_keys(model)
-    for name, (param, _) in keywords(operator).items():
-        if name in extras or name in operator_only or name not in fields:
-            continue
-        info = fields[name]
+    for name, (param, annotation) in keywords(operator).items():
+        if name not in extras and name not in operator_only and name in fields:
+            yield name, param, annotation, fields[name]
+
+
+@pytest.mark.parametrize("operator", list(CASES), ids=lambda op: op.__name__)
+def test_defaults_are_the_model_defaults(operator: type) -> None:
+    for name, param, _, info in field_keywords(operator):
         if info.is_required():
             assert param.default is inspect.Parameter.empty, f"{operator.__name__}.{name} is required in the model"
             continue
@@ -153,13 +159,9 @@ def test_defaults_are_the_model_defaults(operator: type) -> None:
 
 @pytest.mark.parametrize("operator", list(CASES), ids=lambda op: op.__name__)
 def test_annotations_accept_what_the_model_accepts(operator: type) -> None:
-    model, extras, operator_only = CASES[operator]
-    fields = model_keys(model)
-    for name, (param, annotation) in keywords(operator).items():
-        if name in extras or name in operator_only or name not in fields:
-            continue
+    for name, param, annotation, info in field_keywords(operator):
         operator_types = accepted(annotation)
-        model_types = accepted(fields[name].annotation)
+        model_types = accepted(info.annotation)
         missing = [t for t in model_types if not admits(operator_types, t)]
         assert not missing, f"{operator.__name__}.{name}: keyword annotation {annotation} refuses {missing}"
         model_has_nested = any(isinstance(t, type) and issubclass(t, BaseModel) for t in model_types)
