@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 def _validate(paths: Sequence[str]) -> int:
     from airflow_provider_flow.errors import FlowFileError
-    from airflow_provider_flow.flows.spec import expand_paths, load_flow_file
+    from airflow_provider_flow.flows.loader import expand_paths, load_flow_file
 
     files = expand_paths(paths)
     if not files:

@@ -39,7 +39,8 @@ from airflow.sdk import DAG, Asset, Param
 
 from airflow_provider_flow.core.registry import RuntimeRegistry
 from airflow_provider_flow.errors import FlowFileError, FlowLoadError
-from airflow_provider_flow.flows.spec import FlowNode, FlowSpec, flow_files, load_flow_file
+from airflow_provider_flow.flows.loader import flow_files, load_flow_file
+from airflow_provider_flow.flows.spec import FlowNode, FlowSpec
 from airflow_provider_flow.operators.base import FlowNodeOperator
 from airflow_provider_flow.records.input import upstream_outputs
 

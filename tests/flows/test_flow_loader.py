@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_flow.core.registry import RuntimeRegistry
 from airflow_provider_flow.errors import FlowFileError
-from airflow_provider_flow.flows.spec import load_flow_file
+from airflow_provider_flow.flows.loader import load_flow_file
 from tests.flow_test_runtimes import EchoRuntime, FailRuntime
 
 REPO = Path(__file__).resolve().parents[2]
