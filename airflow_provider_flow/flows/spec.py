@@ -1,4 +1,4 @@
-"""Flow files: a DAG written as YAML or JSON, validated without importing Airflow.
+"""The flow-file schema: a DAG written as YAML or JSON, as pydantic models that import nothing of Airflow.
 
 A flow file declares the DAG settings and its nodes::
 
