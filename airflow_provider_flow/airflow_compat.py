@@ -9,7 +9,7 @@ Public ``airflow.sdk`` names (``BaseOperator``, ``BaseHook``, ``DAG``, ``Asset``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.definitions._internal.mixins import ResolveMixin
 from airflow.sdk.definitions.param import ParamsDict
@@ -42,6 +42,30 @@ else:
         RetryDecision = None
         RetryPolicy = object
 
+
+def task_level_params(params: Any, dag: Any = None) -> dict[str, Any]:
+    """The ``params=`` a task itself was given, without the DAG's (or default_args') Params Airflow merged in.
+
+    Airflow >= 3.2 marks each Param with its ``source``. Airflow 3.1 does not, so there the task's own entries are
+    the keys the DAG does not define, plus keys whose value differs from the DAG's (a task override); a task
+    passing a key with exactly the DAG's value cannot be told apart there.
+    """
+    if not params:
+        return {}
+    if not isinstance(params, ParamsDict):
+        return dict(params)
+    picked: dict[str, Any] = {}
+    dag_params: Any = getattr(dag, "params", None) or {}
+    for key in params:
+        param = params.get_param(key)
+        if hasattr(param, "source"):
+            if param.source == "task":
+                picked[key] = param.value
+        elif key not in dag_params or dag_params[key] != param.value:  # pragma: no cover - Airflow 3.1
+            picked[key] = param.value
+    return picked
+
+
 __all__ = [
     "HAS_RETRY_POLICY",
     "AirflowException",
@@ -52,4 +76,5 @@ __all__ = [
     "RetryDecision",
     "RetryPolicy",
     "mask_secret",
+    "task_level_params",
 ]

@@ -15,26 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from airflow_provider_flow.airflow_compat import ParamsDict
+from airflow_provider_flow.airflow_compat import task_level_params
 from airflow_provider_flow.http.pagination import HttpPagination
 from airflow_provider_flow.http.settings import HttpRetryConfig, HttpTimeoutConfig
 from airflow_provider_flow.nodes.http_sink import HttpSinkConfig
 from airflow_provider_flow.nodes.http_source import HttpMethod, HttpSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
-
-
-def _task_level_query_params(params: Any) -> dict[str, Any] | None:
-    """The query values the user passed as ``params=`` to this task, without the DAG's (or default_args') Params."""
-    if not params:
-        return None
-    if not isinstance(params, ParamsDict):
-        return dict(params)
-    picked = {}
-    for key in params:
-        param = params.get_param(key)
-        if getattr(param, "source", None) == "task":
-            picked[key] = param.value
-    return picked or None
 
 
 class HttpSourceOperator(FlowNodeOperator):
@@ -80,8 +66,8 @@ class HttpSourceOperator(FlowNodeOperator):
         max_response_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
-        query = dict(query_params) if query_params is not None else _task_level_query_params(params)
-        config = config_from(HttpSourceConfig, {**locals(), "params": query})
+        query = dict(query_params) if query_params is not None else task_level_params(params, kwargs.get("dag"))
+        config = config_from(HttpSourceConfig, {**locals(), "params": query or None})
         super().__init__(runtime="http.source", config=config, **kwargs)
 
 

@@ -193,3 +193,16 @@ def test_config_values_are_attributes_with_model_defaults() -> None:
     assert sink.config["batch_size"] == 8 and "batch_size" not in vars(sink)
     sink.retries = 2
     assert sink.retries == 2 and "retries" not in sink.config
+
+
+def test_params_alias_sends_only_the_tasks_own_query_values() -> None:
+    """On every supported Airflow (3.1 has no Param.source): the DAG's Params are never sent as query values."""
+    from airflow.sdk import DAG, Param
+
+    from airflow_provider_flow.operators.http import HttpSourceOperator
+
+    with DAG("params_alias", schedule=None, start_date=datetime(2024, 1, 1), params={"who": Param("w"), "limit": 5}):
+        own = HttpSourceOperator(task_id="own", endpoint="/x", params={"page_size": 50, "limit": 7})
+        none = HttpSourceOperator(task_id="none", endpoint="/x")
+    assert own.config["params"] == {"page_size": 50, "limit": 7} and own.params["who"] == "w"
+    assert "params" not in none.config
