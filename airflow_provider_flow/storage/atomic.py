@@ -5,9 +5,13 @@ are flushed and fsynced, then renamed over the target and the folder fsynced; a 
 (plus, at worst, a hidden ``.<name>.<hex>.tmp`` file that readers and globs skip).
 
 Modes: ``overwrite`` replaces the target; ``append`` copies the current content into the temporary file first
-(so an append is atomic too; concurrent appends on one host are serialised with ``flock`` on the folder);
-``error_if_exists`` refuses an existing target up front and commits with ``link()``, which cannot clobber a
-file that appeared meanwhile.
+(so an append is atomic too); ``error_if_exists`` refuses an existing target up front and commits with ``link()``,
+which cannot clobber a file that appeared meanwhile.
+
+Every mode publishes under the same folder lock (``flock`` on the folder's descriptor), so concurrent writers on
+one host serialize: an append holds it from reading the old content to its rename; overwrite and
+``error_if_exists`` take it for the commit only. Without it an overwrite committed while an append was copying
+would be replaced by the append's old-plus-new file after it had reported success.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ def atomic_write(
     created = False
     try:
         try:
-            if mode == "append":
+            if mode == "append":  # from reading the old content to the rename
                 fcntl.flock(dir_fd, fcntl.LOCK_EX)
             existing = lstat_at(name, dir_fd)
             if existing is not None and stat.S_ISLNK(existing.st_mode):
@@ -169,6 +173,8 @@ def atomic_write(
             writer._file.flush()
             os.fsync(writer._file.fileno())
             writer._file.close()
+            if mode != "append":  # the commit only: an append in progress finishes first
+                fcntl.flock(dir_fd, fcntl.LOCK_EX)
         except OSError as exc:
             raise file_error(exc, path=resolved, operation="write") from exc
         _verify_parent(base, dirs, dir_fd, requested)
