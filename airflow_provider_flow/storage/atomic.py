@@ -2,7 +2,7 @@
 
 Writes go to a temporary file in the target folder (reached with the same ``O_NOFOLLOW`` walk as every read),
 are flushed and fsynced, then renamed over the target and the folder fsynced; a killed task leaves the old version
-(plus, at worst, a hidden ``.<name>.<hex>.tmp`` file that readers and globs skip).
+(plus, at worst, a hidden ``.<name>.<hex>.tmp`` file that readers and globs skip; see :mod:`.temp_files`).
 
 Modes: ``overwrite`` replaces the target; ``append`` copies the current content into the temporary file first
 (so an append is atomic too); ``error_if_exists`` refuses an existing target up front and commits with ``link()``,
@@ -22,7 +22,6 @@ import fcntl
 import hashlib
 import os
 import stat
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any, BinaryIO, Literal
 from airflow_provider_flow.errors import FileError, FlowValidationError
 from airflow_provider_flow.storage.local import file_error, lstat_at, open_dir_chain, open_file_at, parts_of
 from airflow_provider_flow.storage.paths import confine_path, refuse
+from airflow_provider_flow.storage.temp_files import check_name_fits, name_max, temp_name
 
 WriteMode = Literal["overwrite", "append", "error_if_exists"]
 WRITE_MODES: tuple[str, ...] = ("overwrite", "append", "error_if_exists")
@@ -88,10 +88,6 @@ def _verify_parent(base: str, dirs: Sequence[str], dir_fd: int, requested: str) 
         raise refuse(requested, base, "its folder was replaced while writing", "write")
 
 
-def _temp_name(name: str) -> str:
-    return f".{name[:150]}.{uuid.uuid4().hex[:12]}.tmp"
-
-
 @contextmanager
 def atomic_write(
     base: str,
@@ -126,10 +122,12 @@ def atomic_write(
                 retryable=False,
             ) from exc
         raise file_error(exc, path=os.path.dirname(resolved), operation="open folder") from exc
-    tmp_name = _temp_name(name)
     committed = False
     created = False
     try:
+        limit = name_max(dir_fd)
+        check_name_fits(name, limit, requested)
+        tmp_name = temp_name(name, name_max=limit)
         try:
             if mode == "append":  # from reading the old content to the rename
                 fcntl.flock(dir_fd, fcntl.LOCK_EX)
