@@ -78,8 +78,10 @@ def _verify_parent(base: str, dirs: Sequence[str], dir_fd: int, requested: str) 
     """Fail if the folder we hold is no longer what the path names (swapped for a symlink or moved)."""
     try:
         check_fd = open_dir_chain(base, dirs, create=False, requested=requested, operation="write")
-    except FileNotFoundError:
-        raise refuse(requested, base, "its folder was moved away while writing", "write") from None
+    except OSError as exc:  # gone, or a file now stands where the folder was
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise file_error(exc, path=requested, operation="write") from exc
+        raise refuse(requested, base, "its folder was moved away or replaced while writing", "write") from None
     try:
         a, b = os.fstat(check_fd), os.fstat(dir_fd)
     finally:
