@@ -2,7 +2,8 @@
 
 Writes go to a temporary file in the target folder (reached with the same ``O_NOFOLLOW`` walk as every read),
 are flushed and fsynced, then renamed over the target and the folder fsynced; a killed task leaves the old version
-(plus, at worst, a hidden ``.<name>.<hex>.tmp`` file that readers and globs skip; see :mod:`.temp_files`).
+(plus, at worst, a hidden ``.<name>.<hex>.tmp`` file that readers and globs skip, and that a later write to the
+folder removes once it is an hour old; see :mod:`.temp_files`).
 
 Modes: ``overwrite`` replaces the target; ``append`` copies the current content into the temporary file first
 (so an append is atomic too); ``error_if_exists`` refuses an existing target up front and commits with ``link()``,
@@ -30,7 +31,13 @@ from typing import Any, BinaryIO, Literal
 from airflow_provider_flow.errors import FileError, FlowValidationError
 from airflow_provider_flow.storage.local import file_error, lstat_at, open_dir_chain, open_file_at, parts_of
 from airflow_provider_flow.storage.paths import confine_path, refuse
-from airflow_provider_flow.storage.temp_files import check_name_fits, name_max, temp_name
+from airflow_provider_flow.storage.temp_files import (
+    check_name_fits,
+    hold,
+    name_max,
+    remove_stale_temp_files,
+    temp_name,
+)
 
 WriteMode = Literal["overwrite", "append", "error_if_exists"]
 WRITE_MODES: tuple[str, ...] = ("overwrite", "append", "error_if_exists")
@@ -155,6 +162,7 @@ def atomic_write(
                 tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=dir_fd
             )
             created = True
+            hold(fd)  # until the commit: a later writer's cleanup must not take it for a leftover
             writer._file = os.fdopen(fd, "wb", buffering=1 << 20)
             writer._dir_fd, writer._name, writer._base, writer._requested = dir_fd, name, base, requested
             if existing is not None:
@@ -171,8 +179,7 @@ def atomic_write(
         yield writer
         try:
             writer._file.flush()
-            os.fsync(writer._file.fileno())
-            writer._file.close()
+            os.fsync(writer._file.fileno())  # kept open (and held) until after the rename
             if mode != "append":  # the commit only: an append in progress finishes first
                 fcntl.flock(dir_fd, fcntl.LOCK_EX)
         except OSError as exc:
@@ -187,6 +194,8 @@ def atomic_write(
             os.fsync(dir_fd)
         except OSError as exc:
             raise file_error(exc, path=resolved, operation="rename") from exc
+        with suppress(OSError):  # still under the folder lock; cleaning never fails a committed write
+            remove_stale_temp_files(dir_fd)
         writer.sha256 = writer._hash.hexdigest()
     finally:
         if writer._file is not None and not writer._file.closed:
