@@ -162,8 +162,8 @@ def atomic_write(
                 tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=dir_fd
             )
             created = True
-            hold(fd)  # until the commit: a later writer's cleanup must not take it for a leftover
             writer._file = os.fdopen(fd, "wb", buffering=1 << 20)
+            hold(fd)  # until the commit: a later writer's cleanup must not take it for a leftover
             writer._dir_fd, writer._name, writer._base, writer._requested = dir_fd, name, base, requested
             if existing is not None:
                 with suppress(OSError):  # not the owner: keep the umask's mode rather than fail the write
