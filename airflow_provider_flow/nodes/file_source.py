@@ -28,8 +28,8 @@ from airflow_provider_flow.records.codecs import Encoding, RecordFormat, check_e
 from airflow_provider_flow.records.reader import describe_file, iter_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
-from airflow_provider_flow.storage.local import file_error, glob_confined
-from airflow_provider_flow.storage.paths import confine_path, is_glob
+from airflow_provider_flow.storage.local import glob_confined, open_confined
+from airflow_provider_flow.storage.paths import is_glob
 
 
 class FileSourceConfig(ConfigModel):
@@ -114,8 +114,6 @@ class FileSourceRuntime:
 
     @staticmethod
     def _size(base: str, path: str) -> int:
-        resolved = confine_path(base, path, operation="read")
-        try:
-            return os.stat(resolved).st_size
-        except OSError as exc:
-            raise file_error(exc, path=path, operation="read", base=base) from exc
+        """Measured on the file opened the confined way: ``os.stat`` on the path string would follow symlinks."""
+        with open_confined(base, path, operation="read") as stream:
+            return os.fstat(stream.fileno()).st_size

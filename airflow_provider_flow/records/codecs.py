@@ -10,7 +10,8 @@ Format rules:
 * ``csv``: header row from the first record's keys (or the existing header when appending); later records may
   omit keys (written empty) but not add new ones. Values: ``None`` -> empty, lists/dicts -> JSON, others
   ``str()``. Reading yields dicts of strings (CSV has no types). RFC 4180 quoting by the ``csv`` module; a
-  UTF-8 byte-order mark (Excel) is skipped when reading UTF-8.
+  UTF-8 byte-order mark (Excel) is skipped when reading UTF-8. A cell holds at most :data:`MAX_CSV_CELL_CHARS`
+  characters, on both sides: the writer refuses a longer one, the reader accepts up to it.
 * ``text`` (``.txt``/``.text``/``.log``): one record per line; non-string records are written as JSON. Reading
   yields the lines without their line ending.
 * File references carry the encoding their file was written or read with (UTF-8 unless set otherwise).
@@ -28,7 +29,7 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, BinaryIO, Literal
 
 from pydantic import AfterValidator
@@ -109,6 +110,31 @@ def dumps_record(record: Any, index: int) -> str:
         ) from None
 
 
+#: The largest CSV cell, in characters, the writer produces and the reader accepts: one limit, so whatever file.sink
+#: writes as CSV, file.source reads back (the ``csv`` reader's own default, 131072, is far below what writers
+#: produce). It also bounds what one cell of a hostile CSV makes the reader hold in memory.
+MAX_CSV_CELL_CHARS = 8 * 1024 * 1024
+
+
+def accept_csv_cells_up_to_the_limit() -> None:
+    """Raise the ``csv`` reader's process-wide field limit to :data:`MAX_CSV_CELL_CHARS` (never lower it)."""
+    if csv.field_size_limit() < MAX_CSV_CELL_CHARS:
+        csv.field_size_limit(MAX_CSV_CELL_CHARS)
+
+
+def check_csv_cells(cells: list[str], columns: Sequence[str], index: int) -> list[str]:
+    """``cells`` as they are, or a validation error naming the first one the reader would refuse."""
+    if max(map(len, cells), default=0) <= MAX_CSV_CELL_CHARS:
+        return cells
+    column, cell = next((c, v) for c, v in zip(columns, cells, strict=True) if len(v) > MAX_CSV_CELL_CHARS)
+    raise FlowValidationError(
+        f"record {index} column {column[:80]!r} is a {len(cell)}-character CSV cell; cells are limited to "
+        f"{MAX_CSV_CELL_CHARS} characters so the file reads back; shorten the value or use format 'ndjson'",
+        field=f"data[{index}]",
+        value=column[:80],
+    )
+
+
 def csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -165,6 +191,7 @@ def parse_stream(stream: BinaryIO, format: str, encoding: str, name: str) -> Ite
                         value=name,
                     ) from None
         elif format == "csv":
+            accept_csv_cells_up_to_the_limit()
             reader = csv.DictReader(text, restval="")
             _check_csv_header(reader, name)
             for row in reader:

@@ -23,6 +23,7 @@ from airflow_provider_flow.records.codecs import check_encoding, detect_format, 
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import check_base, resolve_base
 from airflow_provider_flow.storage.local import file_error, open_confined
+from airflow_provider_flow.storage.paths import confine_path
 
 if TYPE_CHECKING:
     from airflow_provider_flow.core.state import ExecutionState
@@ -136,14 +137,15 @@ def describe_file(
     counts its records and hashes its bytes. Readers decode it with the ``encoding`` it records."""
     fmt = detect_format(path, format)
     check_encoding(encoding)
-    with open_confined(base, path, operation="read") as raw:
+    resolved = confine_path(base, path, operation="read")
+    with open_confined(base, path, operation="read", resolved=resolved) as raw:
         hashing = HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
         count = sum(1 for _ in read_os_errors(parse_stream(buffered, fmt, encoding, path), path))
         while buffered.read(1 << 20):
             pass
     return FileReference(
-        path="/".join(os.path.relpath(os.path.realpath(os.path.join(base, path)), base).split(os.sep)),
+        path="/".join(os.path.relpath(resolved, base).split(os.sep)),
         base_path=base_path if base_path else (None if fs_conn_id else base),
         fs_conn_id=fs_conn_id,
         format=fmt,

@@ -14,7 +14,14 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.records.codecs import check_encoding, csv_cell, detect_format, dumps_record, parse_stream
+from airflow_provider_flow.records.codecs import (
+    check_csv_cells,
+    check_encoding,
+    csv_cell,
+    detect_format,
+    dumps_record,
+    parse_stream,
+)
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.atomic import AtomicWriter, atomic_write
 
@@ -172,12 +179,13 @@ class RecordWriter:
                     field=f"data[{index}]",
                     value="{}",
                 )
-            self._csv_fields = [str(k) for k in record]
+            header = [str(k) for k in record]
+            self._csv_fields = check_csv_cells(header, header, index)
             self._csv_set = frozenset(self._csv_fields)
             out.writerow(self._csv_fields)
         fields = self._csv_fields
         if record.keys() <= self._csv_set:
-            out.writerow([csv_cell(record.get(name)) for name in fields])
+            out.writerow(check_csv_cells([csv_cell(record.get(name)) for name in fields], fields, index))
         else:
             by_name = {str(k): v for k, v in record.items()}  # non-string keys, or keys not in the header
             extra = [k for k in by_name if k not in self._csv_set]
@@ -188,7 +196,7 @@ class RecordWriter:
                     field=f"data[{index}]",
                     value=extra[0],
                 )
-            out.writerow([csv_cell(by_name.get(name)) for name in fields])
+            out.writerow(check_csv_cells([csv_cell(by_name.get(name)) for name in fields], fields, index))
         row = buf.getvalue()
         buf.seek(0)
         buf.truncate()

@@ -2,12 +2,17 @@
 
 Writes go to a temporary file in the target folder (reached with the same ``O_NOFOLLOW`` walk as every read),
 are flushed and fsynced, then renamed over the target and the folder fsynced; a killed task leaves the old version
-(plus, at worst, a hidden ``.<name>.<hex>.tmp`` file that readers and globs skip).
+(plus, at worst, a hidden ``.<name>.<hex>.tmp`` file that readers and globs skip, and that a later write to the
+folder removes once it is an hour old; see :mod:`.temp_files`).
 
 Modes: ``overwrite`` replaces the target; ``append`` copies the current content into the temporary file first
-(so an append is atomic too; concurrent appends on one host are serialised with ``flock`` on the folder);
-``error_if_exists`` refuses an existing target up front and commits with ``link()``, which cannot clobber a
-file that appeared meanwhile.
+(so an append is atomic too); ``error_if_exists`` refuses an existing target up front and commits with ``link()``,
+which cannot clobber a file that appeared meanwhile.
+
+Every mode publishes under the same folder lock (``flock`` on the folder's descriptor), so concurrent writers on
+one host serialize: an append holds it from reading the old content to its rename; overwrite and
+``error_if_exists`` take it for the commit only. Without it an overwrite committed while an append was copying
+would be replaced by the append's old-plus-new file after it had reported success.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import fcntl
 import hashlib
 import os
 import stat
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -27,6 +31,13 @@ from typing import Any, BinaryIO, Literal
 from airflow_provider_flow.errors import FileError, FlowValidationError
 from airflow_provider_flow.storage.local import file_error, lstat_at, open_dir_chain, open_file_at, parts_of
 from airflow_provider_flow.storage.paths import confine_path, refuse
+from airflow_provider_flow.storage.temp_files import (
+    check_name_fits,
+    hold,
+    name_max,
+    remove_stale_temp_files,
+    temp_name,
+)
 
 WriteMode = Literal["overwrite", "append", "error_if_exists"]
 WRITE_MODES: tuple[str, ...] = ("overwrite", "append", "error_if_exists")
@@ -74,18 +85,16 @@ def _verify_parent(base: str, dirs: Sequence[str], dir_fd: int, requested: str) 
     """Fail if the folder we hold is no longer what the path names (swapped for a symlink or moved)."""
     try:
         check_fd = open_dir_chain(base, dirs, create=False, requested=requested, operation="write")
-    except FileNotFoundError:
-        raise refuse(requested, base, "its folder was moved away while writing", "write") from None
+    except OSError as exc:  # gone, or a file now stands where the folder was
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise file_error(exc, path=requested, operation="write") from exc
+        raise refuse(requested, base, "its folder was moved away or replaced while writing", "write") from None
     try:
         a, b = os.fstat(check_fd), os.fstat(dir_fd)
     finally:
         os.close(check_fd)
     if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):
         raise refuse(requested, base, "its folder was replaced while writing", "write")
-
-
-def _temp_name(name: str) -> str:
-    return f".{name[:150]}.{uuid.uuid4().hex[:12]}.tmp"
 
 
 @contextmanager
@@ -122,12 +131,14 @@ def atomic_write(
                 retryable=False,
             ) from exc
         raise file_error(exc, path=os.path.dirname(resolved), operation="open folder") from exc
-    tmp_name = _temp_name(name)
     committed = False
     created = False
     try:
+        limit = name_max(dir_fd)
+        check_name_fits(name, limit, requested)
+        tmp_name = temp_name(name, name_max=limit)
         try:
-            if mode == "append":
+            if mode == "append":  # from reading the old content to the rename
                 fcntl.flock(dir_fd, fcntl.LOCK_EX)
             existing = lstat_at(name, dir_fd)
             if existing is not None and stat.S_ISLNK(existing.st_mode):
@@ -152,6 +163,7 @@ def atomic_write(
             )
             created = True
             writer._file = os.fdopen(fd, "wb", buffering=1 << 20)
+            hold(fd)  # until the commit: a later writer's cleanup must not take it for a leftover
             writer._dir_fd, writer._name, writer._base, writer._requested = dir_fd, name, base, requested
             if existing is not None:
                 with suppress(OSError):  # not the owner: keep the umask's mode rather than fail the write
@@ -167,8 +179,9 @@ def atomic_write(
         yield writer
         try:
             writer._file.flush()
-            os.fsync(writer._file.fileno())
-            writer._file.close()
+            os.fsync(writer._file.fileno())  # kept open (and held) until after the rename
+            if mode != "append":  # the commit only: an append in progress finishes first
+                fcntl.flock(dir_fd, fcntl.LOCK_EX)
         except OSError as exc:
             raise file_error(exc, path=resolved, operation="write") from exc
         _verify_parent(base, dirs, dir_fd, requested)
@@ -181,6 +194,8 @@ def atomic_write(
             os.fsync(dir_fd)
         except OSError as exc:
             raise file_error(exc, path=resolved, operation="rename") from exc
+        with suppress(OSError):  # still under the folder lock; cleaning never fails a committed write
+            remove_stale_temp_files(dir_fd)
         writer.sha256 = writer._hash.hexdigest()
     finally:
         if writer._file is not None and not writer._file.closed:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, overload
 
 from airflow_provider_flow.core.settings import SettingsKind
 from airflow_provider_flow.errors import FileError, FlowValidationError
+from airflow_provider_flow.storage.local import file_error
 
 if TYPE_CHECKING:
     from airflow_provider_flow.core.state import ExecutionState
@@ -94,7 +95,10 @@ def check_base(raw: str, *, source: str = "base_path") -> str:
             field="base_path",
             value=raw,
         )
-    real = os.path.realpath(raw)
+    try:
+        real = os.path.realpath(raw)
+    except OSError as exc:  # a symlink in it changed while it was resolved
+        raise file_error(exc, path=raw, operation="resolve_base") from exc
     if real == os.path.dirname(real):
         raise FlowValidationError(
             f"the base directory {raw!r} from {source} is the filesystem root, which confines nothing; "

@@ -23,7 +23,7 @@ from contextlib import suppress
 from typing import Any, BinaryIO
 
 from airflow_provider_flow.errors import FileError
-from airflow_provider_flow.storage.paths import check_relative, confine_path, is_glob, match_parts, refuse
+from airflow_provider_flow.storage.paths import check_relative, confine_path, is_glob, match_parts, real_path, refuse
 
 RETRYABLE_ERRNOS = frozenset(
     {
@@ -75,31 +75,39 @@ def parts_of(base: str, resolved: str) -> list[str]:
 
 
 def open_dir_chain(base: str, parts: Sequence[str], *, create: bool, requested: str, operation: str) -> int:
-    """A descriptor of ``base/parts...`` reached without following any symlink (creating folders if asked)."""
+    """A descriptor of ``base/parts...`` reached without following any symlink (creating folders if asked).
+
+    A part that is (or was, a moment ago) a symlink is refused with PathTraversalError; any other OSError
+    (a file where a folder should be, a folder gone mid-walk) is raised for the caller's :func:`file_error`.
+    """
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     walked = base
     try:
         for part in parts:
             walked = os.path.join(walked, part)
-            try:
-                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                with suppress(FileExistsError):
-                    os.mkdir(part, 0o777, dir_fd=fd)
-                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR) and _is_symlink_at(part, fd):
-                    raise refuse(
-                        requested, base, f"folder {walked!r} became a symlink after the check", operation
-                    ) from None
-                raise
+            next_fd = _open_dir_at(part, fd, create=create, walked=walked, requested=requested, base=base, op=operation)
             os.close(fd)
             fd = next_fd
         return fd
     except BaseException:
         os.close(fd)
+        raise
+
+
+def _open_dir_at(name: str, dir_fd: int, *, create: bool, walked: str, requested: str, base: str, op: str) -> int:
+    try:
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except FileNotFoundError:
+            if not create:
+                raise
+            with suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=dir_fd)
+            return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        # O_NOFOLLOW fails with ELOOP only on a symlink, even if it was swapped back before we could look.
+        if exc.errno == errno.ELOOP or (exc.errno == errno.ENOTDIR and _is_symlink_at(name, dir_fd)):
+            raise refuse(requested, base, f"folder {walked!r} became a symlink after the check", op) from None
         raise
 
 
@@ -134,9 +142,12 @@ def open_file_at(name: str, dir_fd: int, *, base: str, requested: str, operation
     return fd
 
 
-def open_confined(base: str, requested: str, *, operation: str = "read") -> BinaryIO:
-    """Open ``requested`` (confined to ``base``) for binary reading; regular files only."""
-    resolved = confine_path(base, requested, operation=operation)
+def open_confined(base: str, requested: str, *, operation: str = "read", resolved: str | None = None) -> BinaryIO:
+    """Open ``requested`` (confined to ``base``) for binary reading; regular files only.
+
+    ``resolved``: what :func:`confine_path` already returned for it, when the caller needs that path too.
+    """
+    resolved = resolved or confine_path(base, requested, operation=operation)
     *dirs, name = parts_of(base, resolved)
     try:
         dir_fd = open_dir_chain(base, dirs, create=False, requested=requested, operation=operation)
@@ -182,6 +193,8 @@ def _unreadable_folder(base: str, pattern: str) -> Callable[[OSError], None]:
     """``os.walk`` skips folders it cannot list; a glob that silently misses files would lose data downstream."""
 
     def onerror(exc: OSError) -> None:
+        if exc.errno == errno.ELOOP:  # os.walk lists a folder by name: it was swapped for a symlink
+            raise refuse(pattern, base, f"folder {exc.filename!r} became a symlink while listing it", "glob")
         if exc.errno != errno.ENOENT:  # a folder that is not there (yet) holds no matches
             raise file_error(exc, path=str(exc.filename or base), operation="glob", pattern=pattern) from exc
 
@@ -203,7 +216,7 @@ def glob_confined(base: str, pattern: str) -> list[str]:
             break
         fixed.append(part)
     start = os.path.join(base, *fixed) if fixed else base
-    if fixed and os.path.commonpath([base, os.path.realpath(start)]) != base:
+    if fixed and os.path.commonpath([base, real_path(start, requested=pattern, base=base, operation="glob")]) != base:
         raise refuse(pattern, base, f"folder {start!r} resolves outside through a symlink", "glob")
     max_depth = None if recursive else len(parts) - len(fixed)
     for root, dirs, files in os.walk(start, followlinks=False, onerror=_unreadable_folder(base, pattern)):

@@ -5,12 +5,15 @@ triggered the DAG, so every path is hostile input. :func:`confine_path` is the o
 paths, ``~``, NUL bytes, backslashes, empty or folder-only names and ``..`` that climbs above the base, then
 resolves symlinks with ``realpath`` and refuses anything whose real location is outside the base
 (``commonpath``). Refusals raise :class:`~airflow_provider_flow.errors.PathTraversalError` naming the requested
-path and the base. The lexical half (:func:`check_relative`) needs no filesystem, so asset URIs are built with it
-at DAG-parse time.
+path and the base. A path that changes while it is resolved (a symlink swapped between ``lstat`` and
+``readlink``) makes ``realpath`` raise an ``OSError``: that is hostile input too, refused the same way, never a
+raw error (the operator would retry a raw one as a bug). The lexical half (:func:`check_relative`) needs no
+filesystem, so asset URIs are built with it at DAG-parse time.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 from collections.abc import Sequence
@@ -31,6 +34,10 @@ def check_relative(base: str, requested: Any, *, operation: str) -> list[str]:
         raise refuse(requested, base, f"is a {type(requested).__name__}, not a string", operation)
     if "\x00" in requested:
         raise refuse(requested, base, "contains a NUL byte", operation)
+    try:
+        os.fsencode(requested)
+    except UnicodeEncodeError:
+        raise refuse(requested, base, "has characters the filesystem encoding cannot represent", operation) from None
     if not requested.strip():
         raise refuse(requested, base, "is empty", operation)
     if requested.startswith("~"):
@@ -67,12 +74,23 @@ def confine_path(base: str, requested: str, *, operation: str) -> str:
     :func:`open_confined` / :func:`atomic_write`, which re-check each component with ``O_NOFOLLOW``.
     """
     check_relative(base, requested, operation=operation)
-    resolved = os.path.realpath(os.path.join(base, requested))
+    resolved = real_path(os.path.join(base, requested), requested=requested, base=base, operation=operation)
     if os.path.commonpath([base, resolved]) != base:
         raise refuse(requested, base, f"resolves through a symlink to {resolved!r}, outside", operation)
     if resolved == base:
         raise refuse(requested, base, "resolves to the base directory itself, not a file", operation)
     return resolved
+
+
+def real_path(path: str, *, requested: Any, base: str, operation: str) -> str:
+    """``os.path.realpath(path)``; a path that changes while it is resolved is refused, not a raw OSError."""
+    try:
+        return os.path.realpath(path)
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno or 0, "OSError")
+        raise refuse(
+            requested, base, f"changed while it was being checked ({name}: a symlink swapped?)", operation
+        ) from None
 
 
 def is_glob(path: str) -> bool:

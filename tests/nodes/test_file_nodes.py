@@ -24,6 +24,7 @@ from airflow_provider_flow.nodes.file_source import FileSourceConfig, FileSource
 from airflow_provider_flow.records.reader import iter_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.writer import write_records
+from tests.child_processes import sigkill_when
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,22 +171,12 @@ def test_sigkill_mid_write_leaves_old_content_or_nothing(base: str, previous: st
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 60
-        temp: list[Path] = []
-        while time.monotonic() < deadline and proc.poll() is None:
-            temp = [p for p in Path(base, "out").glob(".big.ndjson.*.tmp")] if Path(base, "out").exists() else []
-            if temp and temp[0].stat().st_size > 20 * 1024 * 1024:  # well into the write
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert temp, "the sink never started writing its temporary file"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    def well_into_the_write() -> bool:
+        temp = list(Path(base, "out").glob(".big.ndjson.*.tmp")) if Path(base, "out").exists() else []
+        return bool(temp) and temp[0].stat().st_size > 20 * 1024 * 1024
+
+    sigkill_when(proc, well_into_the_write)
     assert proc.returncode == -signal.SIGKILL
     if previous is None:
         assert not target.exists()

@@ -288,7 +288,11 @@ def test_text_refuses_a_line_break_inside_a_record(base: str, line: str) -> None
     ("name", "content", "message"),
     [
         ("dup.csv", "a,b,a\n1,2,3\n", "has the column 'a' more than once"),  # DictReader kept only the last 'a'
-        ("cell.csv", 'a\n"' + "x" * 200_000 + '"\n', "is not readable as CSV (field larger than field limit"),
+        (
+            "cell.csv",
+            'a\n"' + "x" * (8 * 1024 * 1024 + 1) + '"\n',
+            "is not readable as CSV (field larger than field limit",
+        ),
         ("deep.ndjson", "[" * 100_000 + "]" * 100_000 + "\n", "nests JSON arrays/objects too deeply"),
         ("deep.json", "[" * 100_000 + "]" * 100_000, "nests JSON arrays/objects too deeply"),
     ],
