@@ -91,16 +91,24 @@ def decoded_pieces(raw: Iterator[bytes], codings: list[str]) -> Iterator[bytes]:
 
 
 class DecodedBody(httpx.SyncByteStream):
-    """A response's raw byte stream, decoded in bounded pieces and cut off past the request's limit."""
+    """A response's raw byte stream, decoded in bounded pieces and cut off past the request's limit.
 
-    def __init__(self, raw: httpx.SyncByteStream, codings: list[str], limit: BodyLimit | None) -> None:
+    ``keep`` (a redirect's body: httpx reads it whole, then drops it) ends the body quietly after that many bytes,
+    so a redirect cannot make httpx hold a bomb in memory even when the caller set no limit."""
+
+    def __init__(
+        self, raw: httpx.SyncByteStream, codings: list[str], limit: BodyLimit | None, keep: int | None = None
+    ) -> None:
         self._raw = raw
         self._codings = codings
         self._limit = limit
+        self._keep = keep
 
     def __iter__(self) -> Iterator[bytes]:
         decoded = 0
         for piece in decoded_pieces(iter(self._raw), self._codings):
+            if self._keep is not None and decoded + len(piece) > self._keep:
+                return
             decoded += len(piece)
             if self._limit is not None and decoded > self._limit.max_bytes:
                 raise self._limit.exceeded()
@@ -114,6 +122,7 @@ def decode_within_limits(response: httpx.Response) -> None:
     """Response hook: the body is read through :class:`DecodedBody` (httpx then sees an identity body)."""
     limit = response.request.extensions.get(BODY_LIMIT_EXTENSION)
     assert isinstance(response.stream, httpx.SyncByteStream)  # the one client is synchronous
-    response.stream = DecodedBody(response.stream, content_codings(response.headers), limit)
+    keep = PIECE_BYTES if response.has_redirect_location else None
+    response.stream = DecodedBody(response.stream, content_codings(response.headers), limit, keep)
     if "content-encoding" in response.headers:
         del response.headers["content-encoding"]

@@ -106,6 +106,17 @@ def test_bomb_in_an_error_body_costs_no_memory_and_keeps_the_status(wire_server)
     assert peak < 64 * MiB, f"peak {peak / MiB:.1f} MiB while reading an error excerpt"
 
 
+@pytest.mark.parametrize("max_response_bytes", [8 * MiB, None], ids=["limit", "no-limit"])
+def test_bomb_in_a_redirect_body_is_not_held_in_memory(wire_server, max_response_bytes) -> None:
+    redirect = {"content-encoding": ", ".join(["gzip"] * BOMB_LAYERS), "location": "/ok"}
+    wire_server.route("/moved", lambda conn, request: send_response(conn, BOMB, status="302 Found", headers=redirect))
+    wire_server.route("/ok", serve(b'{"ok": true}'))
+    with client(wire_server) as c:
+        peak, raised = peak_memory(lambda: c.request("GET", "/moved", max_response_bytes=max_response_bytes).json())
+    assert raised is None, raised
+    assert peak < 64 * MiB, f"peak {peak / MiB:.1f} MiB while following a redirect"
+
+
 def test_single_gzip_body_over_the_limit(wire_server) -> None:
     wire_server.route("/big", serve(gzip_of_zeros(32 * MiB), encoding="gzip"))
     with client(wire_server) as c, pytest.raises(ResponseTooLargeError, match="max_response_bytes=1048576"):
