@@ -179,6 +179,19 @@ def test_trickled_response_hits_the_overall_deadline(wire_server, handler, durin
     assert during in str(info.value) and "1.0s" in str(info.value)
 
 
+def test_slowly_read_request_body_hits_the_overall_deadline(wire_server) -> None:
+    def slow_reader(conn: socket.socket, request: WireRequest) -> None:
+        while conn.recv(4096):  # ~80 KB/s: 8 MB would take ~100 s
+            time.sleep(0.05)
+
+    wire_server.route("/upload", slow_reader)
+    started = time.monotonic()
+    with client(wire_server, total=1.0) as c, pytest.raises(FlowTimeoutError, match="sending the request"):
+        c.request("POST", "/upload", content=b"x" * (8 * MiB))
+    elapsed = time.monotonic() - started
+    assert elapsed < 5, f"held {elapsed:.1f}s past total_timeout=1"
+
+
 def test_trickled_headers_hit_the_task_deadline(wire_server) -> None:
     wire_server.route("/slow", _trickled_headers)
     timeout = TimeoutSettings(connect=5, read=30, write=5, pool=5, total=None)
