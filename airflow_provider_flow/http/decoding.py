@@ -119,8 +119,11 @@ class DecodedBody(httpx.SyncByteStream):
 
 
 def decode_within_limits(response: httpx.Response) -> None:
-    """Response hook: the body is read through :class:`DecodedBody` (httpx then sees an identity body)."""
-    limit = response.request.extensions.get(BODY_LIMIT_EXTENSION)
+    """Response hook: the body is read through :class:`DecodedBody` (httpx then sees an identity body).
+
+    The request's limit applies to a 2xx body; an error body is read only as far as its excerpt, so a small
+    ``max_response_bytes`` never hides the status (a retryable 503) behind a size error."""
+    limit = response.request.extensions.get(BODY_LIMIT_EXTENSION) if response.is_success else None
     assert isinstance(response.stream, httpx.SyncByteStream)  # the one client is synchronous
     keep = PIECE_BYTES if response.has_redirect_location else None
     response.stream = DecodedBody(response.stream, content_codings(response.headers), limit, keep)

@@ -117,6 +117,13 @@ def test_bomb_in_a_redirect_body_is_not_held_in_memory(wire_server, max_response
     assert peak < 64 * MiB, f"peak {peak / MiB:.1f} MiB while following a redirect"
 
 
+def test_small_limit_never_hides_an_error_status(wire_server) -> None:
+    wire_server.route("/busy", serve(gzip_layer(b"busy " * 100), encoding="gzip", status="503 Unavailable"))
+    with client(wire_server) as c, pytest.raises(HttpError) as info:
+        c.request("GET", "/busy", max_response_bytes=100)
+    assert info.value.status_code == 503 and info.value.is_retryable
+
+
 def test_single_gzip_body_over_the_limit(wire_server) -> None:
     wire_server.route("/big", serve(gzip_of_zeros(32 * MiB), encoding="gzip"))
     with client(wire_server) as c, pytest.raises(ResponseTooLargeError, match="max_response_bytes=1048576"):
