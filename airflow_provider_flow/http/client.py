@@ -3,13 +3,16 @@ redirect rules and error mapping are identical everywhere, and the HTTP library 
 only.
 
 Deadlines: each request has an overall deadline (the settings' ``total`` and the task's own deadline from
-``execution_timeout``, whichever comes first) that covers reading the body, and each phase timeout of a request
-is clipped to the time left before it, so a server that sends nothing at all is cut off at the deadline too, not
-only after a full read timeout. Retries: :mod:`.retry` (in-task, bounded; longer waits become Airflow retries).
-Failures: :mod:`.failures` (always flow errors, never a credential in a message). Opening a stream is retried;
-a failure *after* body bytes were handed out is raised to the caller (it may have consumed partial data), as a
-retryable error for an Airflow retry. Every method is retried alike: a sink that must not resend a batch the
-server already took sets an idempotency key. Thread-safe: the sink sends batches through one client from a pool.
+``execution_timeout``, whichever comes first) that covers every phase: connecting, TLS, sending, waiting for and
+reading the headers, and the body. Every network operation is cut to the time left (:mod:`.deadline`), so a server
+trickling its headers a byte at a time is cut off at the deadline, not only one that sends nothing at all.
+Bodies are decoded in bounded pieces with ``max_response_bytes`` checked while decoding (:mod:`.decoding`), so a
+compressed bomb costs no memory, and the size error's hint fits the caller (:mod:`.body_limit`).
+Retries: :mod:`.retry` (in-task, bounded; longer waits become Airflow retries). Failures: :mod:`.failures`
+(always flow errors, never a credential in a message). Opening a stream is retried; a failure *after* body bytes
+were handed out is raised to the caller (it may have consumed partial data), as a retryable error for an Airflow
+retry. Every method is retried alike: a sink that must not resend a batch the server already took sets an
+idempotency key. Thread-safe: the sink sends batches through one client from a pool.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 import httpx
 
 from airflow_provider_flow.core.state import ExecutionState, LoggerLike
+from airflow_provider_flow.http.body_limit import BODY_LIMIT_EXTENSION, BodyLimit
+from airflow_provider_flow.http.deadline import RequestDeadline, deadline_scope, install_deadline_backend
+from airflow_provider_flow.http.decoding import ACCEPT_ENCODING, decode_within_limits
 from airflow_provider_flow.http.failures import FailureMapper
 from airflow_provider_flow.http.redirects import refuse_body_dropping_redirects, refuse_credential_redirects
 from airflow_provider_flow.http.response import HttpResponse, StreamedResponse
@@ -39,17 +45,30 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 def build_client(settings: HttpSettings, *, max_connections: int | None = None) -> httpx.Client:
-    """The one place an ``httpx.Client`` is built (swap the HTTP library here)."""
+    """The one place an ``httpx.Client`` is built (swap the HTTP library here).
+
+    It asks only for the encodings :mod:`.decoding` decodes (httpx would add ``br``/``zstd`` whenever their
+    libraries happen to be installed) unless the connection sets its own ``Accept-Encoding``."""
     limits = httpx.Limits(max_connections=max_connections or 10, max_keepalive_connections=max_connections or 10)
-    return httpx.Client(
-        headers=settings.all_headers(),
+    headers = httpx.Headers(settings.all_headers())
+    headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
+    client = httpx.Client(
+        headers=headers,
         auth=httpx.BasicAuth(*settings.auth) if settings.auth else None,
         timeout=settings.timeout.to_httpx(),
         verify=settings.verify,
         follow_redirects=settings.follow_redirects,
         limits=limits,
-        event_hooks={"response": [refuse_credential_redirects(settings), refuse_body_dropping_redirects(settings)]},
+        event_hooks={
+            "response": [
+                decode_within_limits,
+                refuse_credential_redirects(settings),
+                refuse_body_dropping_redirects(settings),
+            ]
+        },
     )
+    install_deadline_backend(client)
+    return client
 
 
 class HttpClient:
@@ -92,14 +111,19 @@ class HttpClient:
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        streams_to_file: bool | None = None,
     ) -> HttpResponse:
-        """Send a request and read the whole (bounded) body, retrying retryable failures within the budget."""
+        """Send a request and read the whole (bounded) body, retrying retryable failures within the budget.
+
+        ``streams_to_file`` tells whether the caller already streams its records to a file (True), could (False),
+        or has no such option (None): the hint of a :class:`ResponseTooLargeError` depends on it."""
         full_url = self.url_for(url)
+        limit = self._body_limit(method, full_url, max_response_bytes, streams_to_file)
 
         def attempt() -> HttpResponse:
-            deadline = self._request_deadline()
-            with self._open(method, full_url, params, headers, json, content, data, deadline) as response:
-                streamed = StreamedResponse(self.failures, response, deadline, max_response_bytes)
+            deadline = self._request_deadline(method, full_url)
+            with self._open(method, full_url, params, headers, json, content, data, deadline, limit) as response:
+                streamed = StreamedResponse(self.failures, response, deadline)
                 body = streamed.read()
                 return HttpResponse(
                     response.status_code,
@@ -135,17 +159,20 @@ class HttpClient:
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        streams_to_file: bool | None = None,
     ) -> Iterator[StreamedResponse]:
-        """Open a streamed 2xx response (opening is retried); read it with ``iter_bytes``/``iter_lines``."""
+        """Open a streamed 2xx response (opening is retried); read it with ``iter_bytes``/``iter_lines``.
+        ``streams_to_file``: as for :meth:`request`."""
         full_url = self.url_for(url)
+        limit = self._body_limit(method, full_url, max_response_bytes, streams_to_file)
         holder: dict[str, Any] = {}
 
         def attempt() -> StreamedResponse:
-            deadline = self._request_deadline()
-            cm = self._open(method, full_url, params, headers, json, content, data, deadline)
+            deadline = self._request_deadline(method, full_url)
+            cm = self._open(method, full_url, params, headers, json, content, data, deadline, limit)
             response = cm.__enter__()
             holder["cm"] = cm
-            return StreamedResponse(self.failures, response, deadline, max_response_bytes)
+            return StreamedResponse(self.failures, response, deadline)
 
         streamed = self._retrying(attempt, method, full_url)
         try:
@@ -155,14 +182,30 @@ class HttpClient:
 
     # -- internals ------------------------------------------------------------------------------------------
 
-    def _request_deadline(self) -> float | None:
-        """Monotonic time by which this request (body included) must be done: per-request total and task deadline."""
-        candidates = []
-        if self.settings.timeout.total is not None:
-            candidates.append(time.monotonic() + self.settings.timeout.total)
+    def _label(self, method: str, url: str) -> str:
+        """Method and URL as messages may show them: no credential, no secret query value."""
+        return f"{method.upper()} {redact_text(redact_url(url), self.failures.secrets)}"
+
+    def _body_limit(
+        self, method: str, url: str, max_bytes: int | None, streams_to_file: bool | None
+    ) -> BodyLimit | None:
+        if max_bytes is None:
+            return None
+        safe_url = redact_text(redact_url(url), self.failures.secrets)
+        return BodyLimit(max_bytes, method, safe_url, to_file=streams_to_file)
+
+    def _request_deadline(self, method: str, url: str) -> RequestDeadline | None:
+        """When this request (every phase, body included) must be done: per-request total or task deadline."""
+        candidates: list[tuple[float, str, float | None]] = []
+        total = self.settings.timeout.total
+        if total is not None:
+            candidates.append((time.monotonic() + total, f"total_timeout={total}s per request", total))
         if self.state is not None and self.state.deadline is not None:
-            candidates.append(self.state.deadline)
-        return min(candidates) if candidates else None
+            candidates.append((self.state.deadline, "the task's execution_timeout", self.state.remaining()))
+        if not candidates:
+            return None
+        at, source, seconds = min(candidates, key=lambda candidate: candidate[0])
+        return RequestDeadline(at, self._label(method, url), source, seconds)
 
     @contextmanager
     def _open(
@@ -174,30 +217,38 @@ class HttpClient:
         json: Any,
         content: bytes | str | None,
         data: Mapping[str, Any] | None,
-        deadline: float | None,
+        deadline: RequestDeadline | None,
+        limit: BodyLimit | None,
     ) -> Iterator[httpx.Response]:
-        """Send one request; yield the open 2xx response, raise HttpError for anything else."""
+        """Send one request; yield the open 2xx response, raise HttpError for anything else.
+
+        The deadline scope covers only the blocking calls made here (see :func:`.deadline.deadline_scope`)."""
         if self.state is not None:
             self.state.check_deadline(f"{method.upper()} {redact_url(url)}")
-        with (
-            self.failures.mapped(method, url, deadline),
-            self._client.stream(
-                method.upper(),
-                url,
-                params=params,
-                headers=headers,
-                json=json,
-                content=content,
-                data=data,
-                timeout=self._clipped_timeout(deadline),
-            ) as response,
-        ):
+        deadline_at = deadline.at if deadline is not None else None
+        with self.failures.mapped(method, url, deadline_at), ExitStack() as stack:
+            with deadline_scope(deadline, "request"):
+                response = stack.enter_context(
+                    self._client.stream(
+                        method.upper(),
+                        url,
+                        params=params,
+                        headers=headers,
+                        json=json,
+                        content=content,
+                        data=data,
+                        timeout=self._clipped_timeout(deadline_at),
+                        extensions={BODY_LIMIT_EXTENSION: limit} if limit is not None else None,
+                    )
+                )
             if not response.is_success:
-                raise self.failures.from_response(response, deadline)
+                with deadline_scope(deadline, "body"):
+                    error = self.failures.from_response(response, deadline_at)
+                raise error
             yield response
 
     def _clipped_timeout(self, deadline: float | None) -> httpx.Timeout:
-        """The phase timeouts, none longer than the time left before ``deadline`` (see the module docstring)."""
+        """The phase timeouts, none longer than the time left before ``deadline`` (pool waits included)."""
         phases = self.settings.timeout
         if deadline is None:
             return phases.to_httpx()
@@ -210,5 +261,5 @@ class HttpClient:
         )
 
     def _retrying(self, fn: Callable[[], T], method: str, url: str) -> T:
-        label = f"{method.upper()} {redact_text(redact_url(url), self.failures.secrets)}"
+        label = self._label(method, url)
         return call_with_retries(fn, retry=self.settings.retry, state=self.state, log=self.log, label=label)

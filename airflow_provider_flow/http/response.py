@@ -1,8 +1,10 @@
 """A 2xx response, read whole (bounded) or streamed under the overall deadline and the size guard.
 
-Reading the body is where a slow or oversized response shows, so every chunk passes the deadline and
-``max_response_bytes`` checks of the :class:`~airflow_provider_flow.http.failures.FailureMapper`. Neither form
-ever prints its body or a credential in its ``repr``.
+Reading the body is where a slow or oversized response shows. Every network read of the body runs under the
+request's deadline (:mod:`.deadline`) and every chunk passes the deadline check of the
+:class:`~airflow_provider_flow.http.failures.FailureMapper`; ``max_response_bytes`` is enforced while the body is
+decoded (:mod:`.decoding`), so chunks arrive here already bounded. Neither form ever prints its body or a
+credential in its ``repr``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 
 from airflow_provider_flow.errors import InvalidResponseError
+from airflow_provider_flow.http.deadline import RequestDeadline, deadline_scope
 from airflow_provider_flow.http.failures import FailureMapper
 from airflow_provider_flow.redaction import redact_text, redact_url
 
@@ -68,13 +71,10 @@ class HttpResponse:
 class StreamedResponse:
     """A 2xx response being read incrementally, under the overall deadline and the size guard."""
 
-    def __init__(
-        self, failures: FailureMapper, response: httpx.Response, deadline: float | None, max_bytes: int | None
-    ) -> None:
+    def __init__(self, failures: FailureMapper, response: httpx.Response, deadline: RequestDeadline | None) -> None:
         self._failures = failures
         self._response = response
         self._deadline = deadline
-        self._max_bytes = max_bytes
         self.bytes_read = 0
         self.status_code = response.status_code
         self.headers = response.headers
@@ -86,11 +86,21 @@ class StreamedResponse:
         return HttpResponse(self.status_code, self.headers, b"", self.url, self.method).links
 
     def iter_bytes(self) -> Iterator[bytes]:
-        """Body chunks as they arrive from the network (never buffered up to a size, so deadlines are checked)."""
-        with self._failures.mapped(self.method, self.url, self._deadline):
-            for chunk in self._response.iter_bytes():
+        """Body chunks as they arrive from the network (never buffered up to a size, so deadlines are checked).
+
+        Only pulling a chunk runs under the deadline scope: the scope must not stay set while this generator is
+        suspended, or it would govern whatever the consumer sends in between."""
+        deadline_at = self._deadline.at if self._deadline is not None else None
+        with self._failures.mapped(self.method, self.url, deadline_at):
+            chunks = self._response.iter_bytes()
+            while True:
+                with deadline_scope(self._deadline, "body"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
                 self.bytes_read += len(chunk)
-                self._failures.check_limits(self.method, self.url, self._deadline, self.bytes_read, self._max_bytes)
+                if self._deadline is not None and self._deadline.left() <= 0:  # a chunk decoded slowly, say
+                    raise self._deadline.expired(f"while reading the body (after {self.bytes_read} bytes)")
                 yield chunk
 
     def iter_lines(self) -> Iterator[bytes]:

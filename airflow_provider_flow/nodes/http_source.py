@@ -216,6 +216,7 @@ class HttpSourceRuntime:
             "headers": config.headers,
             "json": config.json_body,
             "max_response_bytes": config.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
+            "streams_to_file": config.output_path is not None,
         }
         if isinstance(config.body, str):
             request["content"] = config.body
