@@ -31,7 +31,7 @@ from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, InvalidResponseError, ResponseTooLargeError
-from airflow_provider_flow.expressions import Expression, JmesPath, compile_expression
+from airflow_provider_flow.expressions import MAX_RESULT_SIZE, Expression, JmesPath, compile_expression
 from airflow_provider_flow.http.client import DEFAULT_MAX_RESPONSE_BYTES, HttpClient
 from airflow_provider_flow.http.pagination import (
     DEFAULT_MAX_PAGES,
@@ -258,7 +258,10 @@ class HttpSourceRuntime:
         response = client.request(config.method, url, **self._request(config, params))
         progress.update(bytes=len(response.content))
         body = response.json()
-        records = self._extract(body, records_expr, config, client.settings.safe_url(url))
+        # What records_path may build: the usual bound, or twice the body when that is larger (a page's records
+        # can be as large as the page itself, which max_response_bytes already allows).
+        limit = max(MAX_RESULT_SIZE, 2 * len(response.content))
+        records = self._extract(body, records_expr, config, client.settings.safe_url(url), limit)
         digest = page_digest()
         for record in records:
             digest.update(_DIGEST_ENCODER.encode(record).encode())
@@ -303,10 +306,12 @@ class HttpSourceRuntime:
         return count, nxt_url, nxt_params, digest.digest()
 
     @staticmethod
-    def _extract(body: Any, records_expr: Expression | None, config: HttpSourceConfig, safe_url: str) -> list[Any]:
+    def _extract(
+        body: Any, records_expr: Expression | None, config: HttpSourceConfig, safe_url: str, limit: int
+    ) -> list[Any]:
         if records_expr is None:
             return body if isinstance(body, list) else [body]
-        found = records_expr.search(body)
+        found = records_expr.search(body, limit=limit)
         if found is None:
             keys = sorted(body) if isinstance(body, dict) else type(body).__name__
             raise InvalidResponseError(
