@@ -23,9 +23,10 @@ The hierarchy (retryable by default marked ``R``; ``is_retryable`` may still say
     └── FileError                            a filesystem operation failed; R for ENOSPC, EIO and the like
         └── PathTraversalError               a path that would leave its base; never retryable
     (added later, same rules)
-    ├── InvalidResponseError
-    │   └── PaginationLoopError              pagination went in a circle (a repeated request or page); never R
-    └── NestingTooDeepError                  JSON nested deeper than can be parsed or walked; never R
+    ├── FlowValidationError
+    │   └── NestingTooDeepError              JSON nested deeper than can be parsed or walked
+    └── InvalidResponseError
+        └── PaginationLoopError              pagination went in a circle (a repeated request or page); never R
 """
 
 from __future__ import annotations
@@ -294,28 +295,25 @@ class PaginationLoopError(InvalidResponseError):
         return False
 
 
-class NestingTooDeepError(FlowError):
-    """JSON (or a value computed from it) nested deeper than Python can parse or walk.
+class NestingTooDeepError(FlowValidationError):
+    """JSON (or a value computed from it) nested deeper than Python can parse or walk (a plain RecursionError
+    would be retried by Airflow as if it were a bug).
 
-    Bad input, never retryable: the same data nests as deeply on every try. Deliberately not a ``ValueError``,
-    so the ``except ValueError`` of a parser's caller does not re-label it as "not JSON". The message names where
-    the data came from (a redacted URL, a file and line, an LLM reply, an expression).
+    Bad input: the same data nests as deeply on every try. The message names where the data came from (a redacted
+    URL, a file and line, an LLM reply, a record and the expression walking it).
     """
 
     code = "nesting_too_deep"
 
-    def __init__(self, source: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, source: str, *, field: str | None = None, details: dict[str, Any] | None = None) -> None:
         self.source = source
         super().__init__(
             f"{source} nests JSON arrays/objects too deeply to process; flatten the data (or filter such records "
             "out at the source)",
+            field=field,
+            value=source,
             details={"source": source, **(details or {})},
-            retryable=False,
         )
-
-    @property
-    def is_retryable(self) -> bool:
-        return False
 
 
 __all__ = [

@@ -9,6 +9,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError, ParseError
 from pydantic import AfterValidator
 
+from airflow_provider_flow.core.jsontext import nesting_error
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.expressions import budget
 from airflow_provider_flow.expressions.budget import MAX_RESULT_SIZE, ResultTooLarge
@@ -56,6 +57,9 @@ class Expression:
             return result
         except ResultTooLarge as exc:
             raise self.too_large(index, exc) from None
+        except RecursionError:  # data nested too deeply to walk (compared, serialized by to_string, ...)
+            where = f"record {index}" if index is not None else "the input"
+            raise nesting_error(f"{where} of expression {self.source!r} ({self.field})") from None
         except _EVALUATION_ERRORS as exc:
             raise self.error(index, record, str(exc) or type(exc).__name__) from None
 

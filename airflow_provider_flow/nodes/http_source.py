@@ -28,9 +28,16 @@ import httpx
 from pydantic import Field, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
+from airflow_provider_flow.core.jsontext import loads_json
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState
-from airflow_provider_flow.errors import FlowError, FlowValidationError, InvalidResponseError, ResponseTooLargeError
+from airflow_provider_flow.errors import (
+    FlowError,
+    FlowValidationError,
+    InvalidResponseError,
+    NestingTooDeepError,
+    ResponseTooLargeError,
+)
 from airflow_provider_flow.expressions import MAX_RESULT_SIZE, Expression, JmesPath, compile_expression
 from airflow_provider_flow.http.client import DEFAULT_MAX_RESPONSE_BYTES, HttpClient
 from airflow_provider_flow.http.pagination import (
@@ -283,15 +290,18 @@ class HttpSourceRuntime:
         """One NDJSON response, its records handed on while it downloads (memory: one line)."""
         count = 0
         digest = page_digest()
+        where = client.settings.safe_url(url)
         with client.stream(config.method, url, **self._request(config, params)) as response:
             seen = 0
             for number, line in enumerate(response.iter_lines(), start=1):
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    # the message is formatted only on failure, within this iteration
+                    record = loads_json(line, source=lambda: f"line {number} of the NDJSON response from {where}")  # noqa: B023
+                except NestingTooDeepError:
+                    raise  # a ValueError too, but not "not JSON"
                 except ValueError as exc:
-                    where = client.settings.safe_url(url)
                     raise InvalidResponseError(
                         f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
                         details={"line": number},
