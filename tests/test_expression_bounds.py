@@ -72,6 +72,12 @@ def test_template_placeholders_are_bounded_too() -> None:
     assert "record 3" in assert_refused(err, peak, "prompt").message
 
 
+def test_a_template_with_many_placeholders_is_bounded_as_a_whole() -> None:
+    template = compile_template("${t}" * 700, field="prompt")  # each placeholder small, 70 MB together
+    err, peak = peak_while(lambda: template.render({"t": FIELD}, index=0))
+    assert_refused(err, peak, "prompt")
+
+
 def test_ordinary_string_functions_still_work() -> None:
     record = {"t": "a,b,c", "names": ["x", "y"]}
     assert compile_expression("join('-', split(t, ','))").search(record) == "a-b-c"

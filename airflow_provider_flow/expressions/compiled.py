@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ from jmespath.exceptions import JMESPathError, ParseError
 from pydantic import AfterValidator
 
 from airflow_provider_flow.core.jsontext import nesting_error
-from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.errors import FlowValidationError, NestingTooDeepError
 from airflow_provider_flow.expressions import budget
 from airflow_provider_flow.expressions.budget import MAX_RESULT_SIZE, ResultTooLarge
 from airflow_provider_flow.expressions.fast import Evaluator, compile_fast
@@ -58,10 +59,21 @@ class Expression:
         except ResultTooLarge as exc:
             raise self.too_large(index, exc) from None
         except RecursionError:  # data nested too deeply to walk (compared, serialized by to_string, ...)
-            where = f"record {index}" if index is not None else "the input"
-            raise nesting_error(f"{where} of expression {self.source!r} ({self.field})") from None
+            raise self.nesting_error(index) from None
         except _EVALUATION_ERRORS as exc:
             raise self.error(index, record, str(exc) or type(exc).__name__) from None
+
+    def to_json(self, value: Any, index: int | None) -> str:
+        """``value`` (a result of this expression) as compact JSON text, e.g. to insert it into a template."""
+        try:
+            return json.dumps(value, ensure_ascii=False, default=str)
+        except RecursionError:
+            raise self.nesting_error(index) from None
+
+    def nesting_error(self, index: int | None) -> NestingTooDeepError:
+        """The error for a record (or value) nested too deeply to walk."""
+        where = f"record {index}" if index is not None else "the input"
+        return nesting_error(f"{where} of expression {self.source!r} ({self.field})")
 
     def too_large(self, index: int | None, exc: ResultTooLarge) -> FlowValidationError:
         """The error for an evaluation that would build more than its budget."""

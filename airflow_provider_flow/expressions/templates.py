@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -10,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.expressions import budget
+from airflow_provider_flow.expressions.budget import MAX_RESULT_SIZE, ResultTooLarge
 from airflow_provider_flow.expressions.compiled import Expression, compile_expression, shorten
 
 #: ``${expression}`` placeholders and ``$$`` for a literal ``$``. Not ``{{ }}``: prompts pass through Airflow's own
@@ -29,13 +30,15 @@ class TextTemplate:
     field: str
     _parts: tuple[str | Expression, ...]
 
-    def render(self, record: Any, *, index: int | None = None) -> str:
+    def render(self, record: Any, *, index: int | None = None, limit: int = MAX_RESULT_SIZE) -> str:
+        """The text for one record; all placeholders together may insert at most ``limit`` characters."""
         out: list[str] = []
+        left = limit
         for part in self._parts:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            value = part.search(record, index=index)
+            value = part.search(record, index=index, limit=left)
             if value is None:
                 raise part.error(
                     index,
@@ -43,7 +46,13 @@ class TextTemplate:
                     f"placeholder ${{{part.source}}} is null or missing; write ${{{part.source} || ''}} if the "
                     "field is optional",
                 )
-            out.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str))
+            try:
+                left -= len(value) if isinstance(value, str) else budget.json_size(value, left, "its JSON")
+                if left < 0:
+                    raise ResultTooLarge("the text of every placeholder", limit - left, limit)
+            except ResultTooLarge as exc:
+                raise part.too_large(index, exc) from None
+            out.append(value if isinstance(value, str) else part.to_json(value, index))
         return "".join(out)
 
 

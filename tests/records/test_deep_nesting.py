@@ -17,6 +17,7 @@ import pytest
 
 from airflow_provider_flow.core.config import validate_config
 from airflow_provider_flow.errors import NestingTooDeepError
+from airflow_provider_flow.expressions import compile_template
 from airflow_provider_flow.llm.cache import ResultCache
 from airflow_provider_flow.llm.replies import ReplyValidator
 from airflow_provider_flow.nodes.transform import TransformConfig, build_stages, transform_records
@@ -125,3 +126,9 @@ def test_deep_records_in_unique_by_and_sort_spills_name_the_record(operation: An
     with pytest.raises(NestingTooDeepError) as info:
         list(run_pipeline([{"k": 1, "v": 1}, {"k": 2, "v": deep_list(50_000)}], stages))
     refused(info, "record 1")
+
+
+def test_a_deep_value_inserted_into_a_prompt_names_the_record_and_placeholder() -> None:
+    with pytest.raises(NestingTooDeepError) as info:
+        compile_template("Review: ${@}", field="prompt").render(deep_list(50_000), index=4)
+    refused(info, "record 4", "prompt")
