@@ -20,7 +20,6 @@ Why it looks like this:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator, Iterator
 from typing import Any, Literal
 
@@ -44,8 +43,8 @@ from airflow_provider_flow.http.pagination import (
     DEFAULT_MAX_PAGES,
     HttpPagination,
     LoopGuard,
+    PageDigest,
     Paginator,
-    page_digest,
     request_url,
 )
 from airflow_provider_flow.http.settings import HTTP, HttpRetryConfig, HttpTimeoutConfig
@@ -58,9 +57,6 @@ HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 #: What one page yields: its records, then (record count, next URL, next query parameters, digest of the records)
 #: as the return value.
 PageRecords = Generator[Any, None, tuple[int, str | None, dict[str, Any] | None, bytes]]
-
-#: Serializes a record for the page digest: compact, and the same for the same parsed JSON.
-_DIGEST_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 class HttpSourceConfig(ConfigModel):
@@ -269,9 +265,9 @@ class HttpSourceRuntime:
         # can be as large as the page itself, which max_response_bytes already allows).
         limit = max(MAX_RESULT_SIZE, 2 * len(response.content))
         records = self._extract(body, records_expr, config, client.settings.safe_url(url), limit)
-        digest = page_digest()
+        digest = PageDigest()
         for record in records:
-            digest.update(_DIGEST_ENCODER.encode(record).encode())
+            digest.add_record(record)
             yield record
         nxt_url, nxt_params = paginator.next_request(
             url=url, params=params, count=len(records), links=response.links, body=body, response_url=response.url
@@ -289,7 +285,7 @@ class HttpSourceRuntime:
     ) -> PageRecords:
         """One NDJSON response, its records handed on while it downloads (memory: one line)."""
         count = 0
-        digest = page_digest()
+        digest = PageDigest()
         where = client.settings.safe_url(url)
         with client.stream(config.method, url, **self._request(config, params)) as response:
             seen = 0
@@ -307,7 +303,7 @@ class HttpSourceRuntime:
                         details={"line": number},
                     ) from None
                 count += 1
-                digest.update(line + b"\n")
+                digest.add_line(line)
                 progress.update(bytes=response.bytes_read - seen)
                 seen = response.bytes_read
                 yield record
