@@ -22,7 +22,7 @@ The hierarchy (retryable by default marked ``R``; ``is_retryable`` may still say
     ├── LlmOutputError                       a model reply still invalid after every repair
     └── FileError                            a filesystem operation failed; R for ENOSPC, EIO and the like
         └── PathTraversalError               a path that would leave its base; never retryable
-    (added later, same rules)
+    Added since, below the classes above:
     ├── FlowValidationError
     │   └── NestingTooDeepError              JSON nested deeper than can be parsed or walked
     └── InvalidResponseError

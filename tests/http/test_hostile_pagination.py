@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_flow.core.settings import StaticSettingsProvider
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import InvalidResponseError, PaginationLoopError
-from airflow_provider_flow.http.pagination import DEFAULT_MAX_PAGES
+from airflow_provider_flow.http.pagination import DEFAULT_MAX_PAGES, LoopGuard
 from airflow_provider_flow.http.settings import HttpSettings
 from airflow_provider_flow.nodes.http_source import HttpSourceConfig
 from tests.nodes.test_http_source import FAST, ListLog, ids, run
@@ -111,3 +111,12 @@ def test_max_pages_has_a_finite_default_and_says_it_stopped_the_loop(http_server
     records = run(state, endpoint="/endless", records_path="data", pagination=CURSOR, max_pages=5)
     assert records == ["0", "1", "2", "3", "4"] and http_server.hits("/endless") == 5
     assert any("max_pages=5" in line and "rule: max_pages" in line for line in state.log.lines)
+
+
+def test_the_loop_memory_is_bounded_and_forgets_the_oldest_first() -> None:
+    guard = LoopGuard(safe_url=str, memory=3)
+    for page in range(1, 5):  # four distinct requests, room for three
+        guard.request("http://api/items", {"page": page}, page=page)
+    guard.request("http://api/items", {"page": 1}, page=5)  # forgotten: not recognised (max_pages still applies)
+    with pytest.raises(PaginationLoopError, match="already fetched as page 5"):
+        guard.request("http://api/items", {"page": 1}, page=6)
