@@ -22,6 +22,11 @@ The hierarchy (retryable by default marked ``R``; ``is_retryable`` may still say
     ├── LlmOutputError                       a model reply still invalid after every repair
     └── FileError                            a filesystem operation failed; R for ENOSPC, EIO and the like
         └── PathTraversalError               a path that would leave its base; never retryable
+    Added since, below the classes above:
+    ├── FlowValidationError
+    │   └── NestingTooDeepError              JSON nested deeper than can be parsed or walked
+    └── InvalidResponseError
+        └── PaginationLoopError              pagination went in a circle (a repeated request or page); never R
 """
 
 from __future__ import annotations
@@ -275,6 +280,42 @@ class FlowLoadError(FlowValidationError):
         self.errors = list(errors)
 
 
+class PaginationLoopError(InvalidResponseError):
+    """Pagination went in a circle: a next request already made, or a page with the records of an earlier one.
+
+    A server bug, not a transient condition: the same requests return the same pages, so retrying would loop
+    again. Following the loop would duplicate records, so the task fails instead of stopping quietly.
+    ``details["rule"]`` says which rule stopped it (``repeated_request`` or ``repeated_page``).
+    """
+
+    code = "pagination_loop"
+
+    @property
+    def is_retryable(self) -> bool:
+        return False
+
+
+class NestingTooDeepError(FlowValidationError):
+    """JSON (or a value computed from it) nested deeper than Python can parse or walk (a plain RecursionError
+    would be retried by Airflow as if it were a bug).
+
+    Bad input: the same data nests as deeply on every try. The message names where the data came from (a redacted
+    URL, a file and line, an LLM reply, a record and the expression walking it).
+    """
+
+    code = "nesting_too_deep"
+
+    def __init__(self, source: str, *, field: str | None = None, details: dict[str, Any] | None = None) -> None:
+        self.source = source
+        super().__init__(
+            f"{source} nests JSON arrays/objects too deeply to process; flatten the data (or filter such records "
+            "out at the source)",
+            field=field,
+            value=source,
+            details={"source": source, **(details or {})},
+        )
+
+
 __all__ = [
     "BODY_EXCERPT_LIMIT",
     "FileError",
@@ -287,6 +328,8 @@ __all__ = [
     "HttpError",
     "InvalidResponseError",
     "LlmOutputError",
+    "NestingTooDeepError",
+    "PaginationLoopError",
     "PartialDeliveryError",
     "PathTraversalError",
     "ResponseTooLargeError",

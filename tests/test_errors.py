@@ -17,6 +17,8 @@ from airflow_provider_flow.errors import (
     HttpError,
     InvalidResponseError,
     LlmOutputError,
+    NestingTooDeepError,
+    PaginationLoopError,
     PartialDeliveryError,
     PathTraversalError,
     ResponseTooLargeError,
@@ -47,6 +49,8 @@ ERRORS = [
     LlmOutputError("reply still invalid after 2 repairs", details={"record": 4}),
     FlowFileError("flows/a.yaml", ["nodes.x: unknown runtime 'nope'"]),
     FlowLoadError([FlowFileError("flows/a.yaml", ["bad"]), FlowFileError("flows/b.yaml", ["worse"])]),
+    PaginationLoopError("page 3 repeats page 1", details={"rule": "repeated_page"}),
+    NestingTooDeepError("the response of GET http://api/x", details={"url": "http://api/x"}),
 ]
 
 

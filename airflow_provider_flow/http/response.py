@@ -9,14 +9,14 @@ credential in its ``repr``.
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from airflow_provider_flow.errors import InvalidResponseError
+from airflow_provider_flow.core.jsontext import loads_json
+from airflow_provider_flow.errors import InvalidResponseError, NestingTooDeepError
 from airflow_provider_flow.http.deadline import RequestDeadline, deadline_scope
 from airflow_provider_flow.http.failures import FailureMapper
 from airflow_provider_flow.redaction import redact_text, redact_url
@@ -44,7 +44,12 @@ class HttpResponse:
 
     def json(self) -> Any:
         try:
-            return jsonlib.loads(self.content)
+            return loads_json(
+                self.content,
+                source=lambda: f"the {self.method} response from {redact_text(redact_url(self.url), self.secrets)}",
+            )
+        except NestingTooDeepError:
+            raise  # a ValueError too, but not "not JSON"
         except ValueError as exc:
             excerpt = redact_text(self.text[:200], self.secrets)
             safe_url = redact_text(redact_url(self.url), self.secrets)

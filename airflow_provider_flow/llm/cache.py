@@ -14,6 +14,7 @@ import os
 import threading
 from typing import Any
 
+from airflow_provider_flow.core.jsontext import loads_json
 from airflow_provider_flow.llm.chat import ChatOptions
 from airflow_provider_flow.storage.local import file_error, open_append, open_confined
 from airflow_provider_flow.storage.paths import confine_path
@@ -66,8 +67,8 @@ class ResultCache:
         with open_confined(self.base, self.path, operation="read") as stream:
             for line in stream:
                 try:
-                    entry = json.loads(line)
-                except ValueError:
+                    entry = loads_json(line, source="a resume cache line")
+                except ValueError:  # a line cut short by a killed try, or nested too deeply: not cached
                     continue
                 if isinstance(entry, dict) and isinstance(entry.get("key"), str):
                     self.entries[entry["key"]] = entry

@@ -14,6 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
+from airflow_provider_flow.core.jsontext import loads_json
+
 _MAX_ERRORS_SHOWN = 5
 
 
@@ -33,8 +35,8 @@ class ReplyValidator:
         if not content:
             return None, "the reply was empty; answer with one JSON object"
         try:
-            return json.loads(content), None
-        except ValueError as exc:
+            return loads_json(content, source="the model's reply"), None
+        except ValueError as exc:  # NestingTooDeepError included: the model is asked to repair it
             return None, f"the reply is not valid JSON ({exc})"
 
     def check(self, value: Any) -> tuple[Any, str | None]:

@@ -11,13 +11,15 @@ Why it looks like this:
   backoff, ``Retry-After``, per-phase timeouts plus an overall deadline, typed errors, redaction.
 * Next-page URLs from ``Link`` headers or bodies must stay on the origin of the first request: the connection's
   credentials are sent with every page, and a hostile or compromised API must not be able to redirect them.
+* Pagination that goes in a circle (a request or a page seen before) fails with ``PaginationLoopError`` instead of
+  writing duplicates until a timeout, and ``max_pages`` has a finite default (``http/pagination.py`` explains the
+  rules). Each page's records are hashed for that as they pass (one digest per page is kept, not the records).
 * Without ``records_path`` a JSON list body is the records and an object body is one record. The node's input is
   not used (a source starts a flow).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Generator, Iterator
 from typing import Any, Literal
 
@@ -25,12 +27,26 @@ import httpx
 from pydantic import Field, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
+from airflow_provider_flow.core.jsontext import loads_json
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState
-from airflow_provider_flow.errors import FlowError, FlowValidationError, InvalidResponseError, ResponseTooLargeError
-from airflow_provider_flow.expressions import Expression, JmesPath, compile_expression
+from airflow_provider_flow.errors import (
+    FlowError,
+    FlowValidationError,
+    InvalidResponseError,
+    NestingTooDeepError,
+    ResponseTooLargeError,
+)
+from airflow_provider_flow.expressions import MAX_RESULT_SIZE, Expression, JmesPath, compile_expression
 from airflow_provider_flow.http.client import DEFAULT_MAX_RESPONSE_BYTES, HttpClient
-from airflow_provider_flow.http.pagination import HttpPagination, Paginator
+from airflow_provider_flow.http.pagination import (
+    DEFAULT_MAX_PAGES,
+    HttpPagination,
+    LoopGuard,
+    PageDigest,
+    Paginator,
+    request_url,
+)
 from airflow_provider_flow.http.settings import HTTP, HttpRetryConfig, HttpTimeoutConfig
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
@@ -38,8 +54,9 @@ from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
-#: What one page yields: its records, then (record count, next URL, next query parameters) as the return value.
-PageRecords = Generator[Any, None, tuple[int, str | None, dict[str, Any] | None]]
+#: What one page yields: its records, then (record count, next URL, next query parameters, digest of the records)
+#: as the return value.
+PageRecords = Generator[Any, None, tuple[int, str | None, dict[str, Any] | None, bytes]]
 
 
 class HttpSourceConfig(ConfigModel):
@@ -63,7 +80,9 @@ class HttpSourceConfig(ConfigModel):
         "json", description="'ndjson' parses the body line by line while it streams (flat memory on one response)."
     )
     pagination: HttpPagination | None = None
-    max_pages: int | None = Field(None, ge=1)
+    max_pages: int = Field(
+        DEFAULT_MAX_PAGES, ge=1, description="Follow at most this many pages (finite by default: 10,000)."
+    )
     on_max_pages: Literal["stop", "fail"] = Field(
         "stop", description="When more pages remain after max_pages: stop with a warning, or fail."
     )
@@ -165,13 +184,16 @@ class HttpSourceRuntime:
             config.pagination.type if config.pagination else "none",
         )
         pages = 0
+        loops = LoopGuard(client.settings.safe_url)
+        loops.request(url, params, page=1)
         while True:
             state.check_deadline("http.source pagination")
             if config.response_format == "ndjson":
                 page = self._ndjson_page(client, config, paginator, url, params, progress)
             else:
                 page = self._json_page(client, config, paginator, url, params, records_expr, progress)
-            _count, nxt_url, nxt_params = yield from page
+            count, nxt_url, nxt_params, digest = yield from page
+            loops.page(digest, page=pages + 1, records=count, url=request_url(url, params))
             if inline_limit is not None and progress.bytes > inline_limit:
                 raise ResponseTooLargeError(
                     f"results reached {progress.bytes} bytes, over max_response_bytes={inline_limit} for an XCom "
@@ -188,14 +210,15 @@ class HttpSourceRuntime:
                 # returns the same page, so following it would loop forever or duplicate records.
                 state.log.warning(
                     "http.source: the next page is the page just fetched (%s); stopping after %d pages",
-                    client.settings.safe_url(str(httpx.URL(nxt_url, params=nxt_params))),
+                    client.settings.safe_url(request_url(nxt_url, nxt_params)),
                     pages,
                 )
                 return
-            if config.max_pages is not None and pages >= config.max_pages:
+            if pages >= config.max_pages:
+                default = " (the default)" if config.max_pages == DEFAULT_MAX_PAGES else ""
                 message = (
-                    f"stopped after max_pages={config.max_pages} pages ({progress.records} records) although the API "
-                    "has more; raise max_pages to fetch everything"
+                    f"stopped after max_pages={config.max_pages}{default} pages ({progress.records} records) "
+                    "although the API has more (rule: max_pages); raise max_pages to fetch everything"
                 )
                 if config.on_max_pages == "fail":
                     raise FlowError(message, details={"max_pages": config.max_pages}, retryable=False)
@@ -207,6 +230,7 @@ class HttpSourceRuntime:
                     f"{client.settings.safe_url(first_url)!r}; refusing to send the connection's credentials there",
                     details={"next_url": client.settings.safe_url(nxt_url)},
                 )
+            loops.request(nxt_url, nxt_params, page=pages + 1)
             url, params = nxt_url, nxt_params
 
     @staticmethod
@@ -238,12 +262,18 @@ class HttpSourceRuntime:
         response = client.request(config.method, url, **self._request(config, params))
         progress.update(bytes=len(response.content))
         body = response.json()
-        records = self._extract(body, records_expr, config, client.settings.safe_url(url))
-        yield from records
+        # What records_path may build: the usual bound, or twice the body when that is larger (a page's records
+        # can be as large as the page itself, which max_response_bytes already allows).
+        limit = max(MAX_RESULT_SIZE, 2 * len(response.content))
+        records = self._extract(body, records_expr, config, client.settings.safe_url(url), limit)
+        digest = PageDigest()
+        for record in records:
+            digest.add_record(record)
+            yield record
         nxt_url, nxt_params = paginator.next_request(
             url=url, params=params, count=len(records), links=response.links, body=body, response_url=response.url
         )
-        return len(records), nxt_url, nxt_params
+        return len(records), nxt_url, nxt_params, digest.digest()
 
     def _ndjson_page(
         self,
@@ -256,32 +286,39 @@ class HttpSourceRuntime:
     ) -> PageRecords:
         """One NDJSON response, its records handed on while it downloads (memory: one line)."""
         count = 0
+        digest = PageDigest()
+        where = client.settings.safe_url(url)
         with client.stream(config.method, url, **self._request(config, params)) as response:
             seen = 0
             for number, line in enumerate(response.iter_lines(), start=1):
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    # the message is formatted only on failure, within this iteration
+                    record = loads_json(line, source=lambda: f"line {number} of the NDJSON response from {where}")  # noqa: B023
+                except NestingTooDeepError:
+                    raise  # a ValueError too, but not "not JSON"
                 except ValueError as exc:
-                    where = client.settings.safe_url(url)
                     raise InvalidResponseError(
                         f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
                         details={"line": number},
                     ) from None
                 count += 1
+                digest.add_line(line)
                 progress.update(bytes=response.bytes_read - seen)
                 seen = response.bytes_read
                 yield record
             links = response.links
         nxt_url, nxt_params = paginator.next_request(url=url, params=params, count=count, links=links)
-        return count, nxt_url, nxt_params
+        return count, nxt_url, nxt_params, digest.digest()
 
     @staticmethod
-    def _extract(body: Any, records_expr: Expression | None, config: HttpSourceConfig, safe_url: str) -> list[Any]:
+    def _extract(
+        body: Any, records_expr: Expression | None, config: HttpSourceConfig, safe_url: str, limit: int
+    ) -> list[Any]:
         if records_expr is None:
             return body if isinstance(body, list) else [body]
-        found = records_expr.search(body)
+        found = records_expr.search(body, limit=limit)
         if found is None:
             keys = sorted(body) if isinstance(body, dict) else type(body).__name__
             raise InvalidResponseError(

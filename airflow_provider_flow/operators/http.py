@@ -34,7 +34,7 @@ class HttpSourceOperator(FlowNodeOperator):
     :param records_path: JMESPath/dotted path to the records in the JSON body.
     :param pagination: ``{"type": "link"}``, ``{"type": "cursor", "cursor_path": .., "cursor_param": ..}``,
         ``{"type": "next_url", "next_url_path": ..}``, ``{"type": "page", ...}``, ``{"type": "offset", ...}``.
-    :param max_pages: stop after this many pages (``on_max_pages="fail"`` to fail instead).
+    :param max_pages: stop after this many pages, 10,000 by default (``on_max_pages="fail"`` to fail instead).
     :param output_path: stream the records to this file (relative to ``base_path`` or the ``fs_conn_id``
         connection's base, ``fs_default`` when neither is given); XCom then carries a file reference.
     :param max_response_bytes: fail when one response (or the whole XCom result) exceeds this size.
@@ -56,7 +56,7 @@ class HttpSourceOperator(FlowNodeOperator):
         records_path: str | None = None,
         response_format: Literal["json", "ndjson"] = "json",
         pagination: HttpPagination | dict[str, Any] | None = None,
-        max_pages: int | None = None,
+        max_pages: int = 10_000,
         on_max_pages: Literal["stop", "fail"] = "stop",
         output_path: str | None = None,
         fs_conn_id: str | None = "fs_default",

@@ -34,6 +34,7 @@ from typing import Annotated, Any, BinaryIO, Literal
 
 from pydantic import AfterValidator
 
+from airflow_provider_flow.core.jsontext import loads_json, nesting_error
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.storage.local import file_error
 
@@ -102,6 +103,8 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_d
 def dumps_record(record: Any, index: int) -> str:
     try:
         return _ENCODER.encode(record)
+    except RecursionError:
+        raise nesting_error(f"record {index} (being written as JSON)", field=f"data[{index}]") from None
     except (TypeError, ValueError) as exc:
         raise FlowValidationError(
             f"record {index} cannot be written as JSON: {exc}; convert it to strings, numbers, lists and dicts",
@@ -183,7 +186,7 @@ def parse_stream(stream: BinaryIO, format: str, encoding: str, name: str) -> Ite
                 if not line.strip():
                     continue
                 try:
-                    yield json.loads(line)
+                    yield loads_json(line, source=lambda: f"{name!r} line {lineno}", field="path")  # noqa: B023 - called at once
                 except json.JSONDecodeError as exc:
                     raise FlowValidationError(
                         f"{name!r} line {lineno} is not JSON ({exc.msg}); fix the file or set format",
@@ -239,7 +242,7 @@ def _parse_json(text: io.TextIOWrapper, name: str) -> Iterator[Any]:
     if not content.strip():
         return
     try:
-        value = json.loads(content)
+        value = loads_json(content, source=repr(name), field="path")
     except json.JSONDecodeError as exc:
         raise FlowValidationError(
             f"{name!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file, or "

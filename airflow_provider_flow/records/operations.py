@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
+from airflow_provider_flow.core.jsontext import nesting_error
 from airflow_provider_flow.core.progress import paced
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FileError, FlowValidationError
@@ -151,6 +152,9 @@ class _SortRuns:
                 pickler.dump(item)
                 pickler.clear_memo()
             handle.seek(0)
+        except RecursionError:  # pickling walks the record recursively
+            handle.close()
+            raise nesting_error(f"record {item[1]} (spilled to disk by sort_by)") from None
         except OSError as exc:
             handle.close()
             raise FileError(
@@ -237,7 +241,10 @@ def unique_stage(expr: Expression, field: str, bound: int) -> Stage:
         seen: set[bytes] = set()
         for index, record in items:
             key = expr.search(record, index=index)
-            canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str).encode()
+            try:
+                canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str).encode()
+            except RecursionError:
+                raise nesting_error(f"the key of record {index} ({field})") from None
             digest = hashlib.blake2b(canonical, digest_size=16).digest()
             if digest in seen:
                 continue

@@ -232,7 +232,8 @@ def test_base_path_without_output_path_is_refused(state, tmp_path: Path) -> None
 
 
 def test_a_next_page_that_repeats_the_current_one_stops_the_loop(http_server, state) -> None:
-    http_server.add_route("/echo-cursor", lambda req: (200, {}, b'{"data": [{"id": 1}], "next": "same"}'))
+    page = lambda req: {"data": [{"id": 2 if req.query.get("cursor") else 1}], "next": "same"}  # noqa: E731
+    http_server.add_route("/echo-cursor", lambda req: (200, {}, json.dumps(page(req)).encode()))
     records = run(
         state,
         endpoint="/echo-cursor",
@@ -240,7 +241,7 @@ def test_a_next_page_that_repeats_the_current_one_stops_the_loop(http_server, st
         pagination={"type": "cursor", "cursor_path": "next"},
         max_pages=50,
     )
-    assert ids(records) == [1, 1] and http_server.hits("/echo-cursor") == 2  # no cursor, then cursor=same
+    assert ids(records) == [1, 2] and http_server.hits("/echo-cursor") == 2  # no cursor, then cursor=same
     assert any("page just fetched" in line for line in state.log.lines)
     http_server.reset()
     http_server.add_route(
