@@ -202,6 +202,12 @@ class HttpSettings:
         return f"HttpSettings(base_url={redact_url(self.base_url)!r}, timeout={self.timeout}, verify={self.verify!r})"
 
 
+#: The one description of the ``sensitive_headers`` config key, shared by every node that sends ``headers``.
+SENSITIVE_HEADERS_HELP = (
+    "Names of 'headers' whose values are secrets (e.g. filled from a Variable): masked in logs and rendered "
+    "fields, scrubbed from errors and XCom, never sent to another origin on a redirect."
+)
+
 #: Settings kind of an ``http`` connection.
 HTTP = SettingsKind("http", HttpSettings)
 

@@ -90,3 +90,80 @@ def test_get_settings_masks_every_encoding_of_every_connection_value(monkeypatch
     for name, form in encodings(PASSWORD).items():
         assert form not in masked, f"{name} form unmasked in {masked}"
     assert "dd-app-key-0003" not in masked and "application/json" in masked
+
+
+# -- a real Airflow run: logs, XCom and the stored rendered fields ----------------------------------------------
+
+PARTNER_SECRET = "partner-secret-77"  # a node header filled from a Variable with an innocent name
+NEWLINE_TOKEN = "nl-token-abcdef\n"
+
+
+def _rendered_fields(dag_id: str, run_id: str, task_id: str) -> Any:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rtif
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.query(Rtif).filter_by(dag_id=dag_id, run_id=run_id, task_id=task_id).one()
+        return row.rendered_fields
+
+
+def test_secrets_never_reach_logs_xcom_or_rendered_fields(airflow_db, http_server, monkeypatch, capsys) -> None:
+    from datetime import datetime
+
+    from airflow.sdk import DAG
+
+    from airflow_provider_flow.operators.http import HttpSourceOperator
+    from tests.airflow_harness import run_dag
+    from tests.test_secret_values import CUSTOM_HEADERS, echo_all_headers
+
+    http_server.add_route("/echo401", echo_all_headers(401))
+    host, port = http_server.url.removeprefix("http://").split(":")
+    conn = {"conn_type": "http", "host": host, "port": int(port), "login": "bob", "password": PASSWORD}
+    monkeypatch.setenv("AIRFLOW_CONN_FLOW_HOSTILE", json.dumps({**conn, "extra": json.dumps(CUSTOM_HEADERS)}))
+    bearer = {**conn, "password": NEWLINE_TOKEN, "extra": json.dumps({"auth_type": "bearer"})}
+    monkeypatch.setenv("AIRFLOW_CONN_FLOW_NEWLINE", json.dumps(bearer))
+    monkeypatch.setenv("AIRFLOW_VAR_PARTNER_REF", PARTNER_SECRET)
+    node_headers = {"X-Partner": "{{ var.value.partner_ref }}", "X-Trace": "trace-1"}
+
+    with DAG("hostile_secrets", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        # an API echoing every request header (and the query) in its 401 body; the password in an innocent param
+        HttpSourceOperator(
+            task_id="echo_401",
+            http_conn_id="flow_hostile",
+            endpoint="/echo401",
+            query_params={"q": "{{ conn.flow_hostile.password }}"},
+            headers=node_headers,
+            sensitive_headers=["X-Partner"],
+            retries=2,
+        )
+        # an API echoing every request header in a 2xx body: that body is the task's XCom
+        HttpSourceOperator(
+            task_id="echo_200",
+            http_conn_id="flow_hostile",
+            endpoint="/echo",
+            headers=node_headers,
+            sensitive_headers=["X-Partner"],
+        )
+        HttpSourceOperator(task_id="newline_token", http_conn_id="flow_newline", endpoint="/echo", retries=2)
+
+    result = run_dag(dag)
+    log = capsys.readouterr().out
+    run_id = result.dag_run.run_id
+
+    assert (result.tasks["echo_401"].state, result.tasks["echo_401"].try_number) == ("failed", 1)
+    assert "HTTP 401 from GET" in log and "you_sent" in log
+    echoed = result.xcom("echo_200")
+    assert echoed[0]["headers"]["x-trace"] == "trace-1"  # the record is there, only its secrets are gone
+    assert echoed[0]["headers"]["x-auth-key"] == "***" and echoed[0]["headers"]["x-partner"] == "***"
+
+    assert (result.tasks["newline_token"].state, result.tasks["newline_token"].try_number) == ("failed", 1)
+    assert "'Authorization'" in log and "line break" in log
+    assert http_server.hits("/echo") - http_server.hits("/echo401") == 1  # only echo_200 was sent
+
+    stored = json.dumps([_rendered_fields(dag.dag_id, run_id, t) for t in ("echo_401", "echo_200")])
+    assert "X-Partner" in stored and "trace-1" in stored  # the rendered fields are there...
+    for where, text in {"log": log, "xcom": json.dumps(echoed), "rendered fields": stored}.items():
+        for secret in (PASSWORD, PARTNER_SECRET, *CUSTOM_HEADERS.values()):
+            for name, form in encodings(secret).items():
+                assert form not in text, f"{name} form of {secret!r} in the {where}"
+        assert "nl-token-abcdef" not in text, where
