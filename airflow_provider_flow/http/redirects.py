@@ -1,4 +1,5 @@
-"""Redirects httpx would follow but this package must not: they leak credentials or silently drop a request body.
+"""Redirects as httpx would follow them but this package must not: carrying credentials to another origin (the
+headers are dropped for that hop) or silently dropping a request body (refused).
 
 Installed as response hooks on the one client (``http/client.py``), so every request of every runtime is covered.
 """
