@@ -24,9 +24,12 @@ Extra keys this hook understands (all optional):
 ``follow_redirects``        default true (HttpHook's ``allow_redirects`` is read too)
 ==========================  ================================================================================
 
-Every secret (password, bearer token, values of credential headers such as ``Authorization``, ``X-API-Key``,
-``Cookie``, and secret query parameters in the host) is registered with Airflow's secret masker, so it is
-replaced by ``***`` in task logs.
+Every secret is registered with Airflow's secret masker, in every encoding it can take in a URL, a form or JSON
+(``redaction.secret_variants``), so it is replaced by ``***`` in task logs: the password, the bearer token, the
+basic-auth header value, the value of *every* header from extra whatever its name (``X-Auth-Key``,
+``Ocp-Apim-Subscription-Key``, ...; only content negotiation such as ``Accept`` is not a secret) and secret query
+parameters in the host. A header value with a line break (a token pasted with its newline) is refused here, naming
+the key and never the value; so is any bad option value, naming the key, the value and an example.
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_flow.airflow_compat import mask_secret
 from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.hooks.connections import connection_or_fail
-from airflow_provider_flow.http.settings import HttpSettings, RetrySettings, TimeoutSettings
+from airflow_provider_flow.hooks.connections import connection_or_fail, register_secrets
+from airflow_provider_flow.hooks.extras import extra_attempts, extra_bool, extra_seconds
+from airflow_provider_flow.http.settings import HttpSettings, RetrySettings, TimeoutSettings, check_header_value
 
 #: Extra keys that configure the hook rather than becoming headers (plus HttpHook's own, ignored here).
 _OPTION_KEYS = frozenset(
@@ -71,29 +74,6 @@ _OPTION_KEYS = frozenset(
         "srv_lookup",
     }
 )
-
-
-def _to_bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise FlowValidationError(f"extra {key!r} must be true or false", field=f"extra.{key}", value=value)
-
-
-def _to_float(value: Any, key: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if number <= 0:
-        raise FlowValidationError(
-            f"extra {key!r} must be a positive number of seconds", field=f"extra.{key}", value=value
-        )
-    return number
 
 
 class FlowHttpHook(BaseHook):
@@ -127,8 +107,7 @@ class FlowHttpHook(BaseHook):
             extra=extra,
             where=where,
         )
-        for secret in settings.secret_values():
-            mask_secret(secret)
+        register_secrets(settings.secret_values())
         return settings
 
     @staticmethod
@@ -160,8 +139,13 @@ class FlowHttpHook(BaseHook):
         nested = extra.get("headers")
         if nested is not None and not isinstance(nested, dict):
             raise FlowValidationError(f"{where}: extra 'headers' must be an object", field="extra.headers", value="...")
-        headers.update({str(k): str(v) for k, v in (nested or {}).items()})
-        headers.update({str(k): str(v) for k, v in extra.items() if k not in _OPTION_KEYS})
+        for name, value in (nested or {}).items():
+            check_header_value(str(name), str(value), field=f"extra.headers.{name}", where=where)
+            headers[str(name)] = str(value)
+        for name, value in extra.items():
+            if name not in _OPTION_KEYS:
+                check_header_value(str(name), str(value), field=f"extra.{name}", where=where)
+                headers[str(name)] = str(value)
 
         auth_type = str(extra.get("auth_type") or "").lower()
         if auth_type not in ("", "basic", "bearer"):
@@ -169,8 +153,12 @@ class FlowHttpHook(BaseHook):
                 f"{where}: extra 'auth_type' must be 'basic' or 'bearer'", field="extra.auth_type", value=auth_type
             )
         bearer = extra.get("bearer_token") or None
+        if bearer:
+            check_header_value("Authorization", str(bearer), field="extra.bearer_token", where=where)
         auth: tuple[str, str] | None = None
         if auth_type == "bearer":
+            if not bearer and password:
+                check_header_value("Authorization", password, field="password", where=f"{where} (bearer token)")
             bearer = bearer or password
             if not bearer:
                 raise FlowValidationError(
@@ -183,9 +171,9 @@ class FlowHttpHook(BaseHook):
 
         timeout = TimeoutSettings()
         if "timeout" in extra:
-            timeout = TimeoutSettings.uniform(_to_float(extra["timeout"], "timeout"))
+            timeout = TimeoutSettings.uniform(extra_seconds(extra["timeout"], "timeout", where))
         phases = {
-            phase: _to_float(extra[f"{phase}_timeout"], f"{phase}_timeout")
+            phase: extra_seconds(extra[f"{phase}_timeout"], f"{phase}_timeout", where)
             for phase in ("connect", "read", "write", "pool", "total")
             if extra.get(f"{phase}_timeout") is not None
         }
@@ -194,24 +182,18 @@ class FlowHttpHook(BaseHook):
         verify: bool | str = True
         raw_verify = extra.get("verify", extra.get("verify_ssl"))
         if raw_verify is not None:
-            verify = raw_verify if isinstance(raw_verify, str) and "/" in raw_verify else _to_bool(raw_verify, "verify")
+            is_path = isinstance(raw_verify, str) and "/" in raw_verify
+            verify = raw_verify if is_path else extra_bool(raw_verify, "verify", where)
 
         retry = RetrySettings()
         if extra.get("max_retries") is not None:
-            try:
-                attempts = int(extra["max_retries"])
-            except (TypeError, ValueError):
-                attempts = 0
-            if attempts < 1:
-                raise FlowValidationError(
-                    f"{where}: extra 'max_retries' must be an integer >= 1", field="extra.max_retries", value=None
-                )
-            retry = replace(retry, max_attempts=attempts)
+            retry = replace(retry, max_attempts=extra_attempts(extra["max_retries"], "max_retries", where))
         if extra.get("retry_max_elapsed") is not None:
-            retry = replace(retry, max_elapsed=_to_float(extra["retry_max_elapsed"], "retry_max_elapsed"))
+            retry = replace(retry, max_elapsed=extra_seconds(extra["retry_max_elapsed"], "retry_max_elapsed", where))
 
         # HttpHook's own key is allow_redirects: an existing connection that turned redirects off keeps them off
-        follow = _to_bool(extra.get("follow_redirects", extra.get("allow_redirects", True)), "follow_redirects")
+        follow_key = "follow_redirects" if "follow_redirects" in extra else "allow_redirects"
+        follow = extra_bool(extra.get(follow_key, True), follow_key, where)
         return HttpSettings(
             base_url=base_url,
             headers=headers,

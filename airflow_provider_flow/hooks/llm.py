@@ -11,9 +11,10 @@ Extra (JSON, optional) reuses the HTTP hook's keys: ``timeout``/``read_timeout``
 ``verify``, ``max_retries``, ``retry_max_elapsed``, ``headers`` (e.g. ``{"OpenAI-Organization": "org-..."}``);
 other keys become headers. LLM replies are slow, so without a timeout in extra the read timeout is 120 s.
 
-The API key is registered with Airflow's secret masker before anything else happens, so it is ``***`` in task
-logs even if a library echoed it; so are credential headers from extra (Azure OpenAI's ``api-key``, an
-``X-API-Key`` gateway header) and a key given as extra ``bearer_token``. The settings' ``repr`` shows none.
+The API key is registered with Airflow's secret masker (in every encoding) before anything else happens, so it is
+``***`` in task logs even if a library echoed it; so is every header from extra (Azure OpenAI's ``api-key``, an
+``X-API-Key`` gateway header, any other name) and a key given as extra ``bearer_token``. The settings' ``repr``
+shows none. An API key with a line break is refused when the connection is read.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_flow.airflow_compat import mask_secret
 from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.hooks.connections import connection_or_fail
+from airflow_provider_flow.hooks.connections import connection_or_fail, register_secrets
 from airflow_provider_flow.hooks.http import FlowHttpHook
+from airflow_provider_flow.http.settings import check_header_value
 from airflow_provider_flow.llm.settings import LlmSettings
 
 _TIMEOUT_KEYS = ("timeout", "connect_timeout", "read_timeout", "write_timeout", "pool_timeout", "total_timeout")
@@ -71,7 +72,7 @@ class FlowLlmHook(BaseHook):
                 value=self.llm_conn_id,
             )
         if conn.password:
-            mask_secret(conn.password)
+            register_secrets([conn.password])
         settings = self.settings_from(
             host=conn.host,
             schema=conn.schema,
@@ -80,8 +81,7 @@ class FlowLlmHook(BaseHook):
             extra=dict(conn.extra_dejson or {}),
             where=f"llm connection {self.llm_conn_id!r}",
         )
-        for secret in settings.http_settings().secret_values():
-            mask_secret(secret)
+        register_secrets(settings.http_settings().secret_values())
         return settings
 
     @staticmethod
@@ -95,6 +95,8 @@ class FlowLlmHook(BaseHook):
         where: str = "llm connection",
     ) -> LlmSettings:
         """Pure mapping from connection fields (reusing the HTTP hook's parsing of URL, timeouts, TLS, retries)."""
+        if api_key:
+            check_header_value("Authorization", api_key, field="password", where=f"{where} API key (password)")
         http = FlowHttpHook.settings_from(
             host=host,
             schema=schema or "https",

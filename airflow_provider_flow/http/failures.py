@@ -2,7 +2,8 @@
 
 One place decides what a transport failure means for retries: timeouts (``phase`` connect/read/write/pool, or
 ``deadline`` for the overall limit) and dropped connections are retryable; an invalid URL, a non-ASCII header,
-a body that cannot be decoded, too many redirects and an untrusted certificate fail the same way on every try, so
+a header value httpx refuses to send (CR/LF: its message would print the value, so it is never quoted), a
+body that cannot be decoded, too many redirects and an untrusted certificate fail the same way on every try, so
 they are not. Non-2xx responses become :class:`HttpError` (retryable for 408, 429 and 5xx, with ``Retry-After``).
 """
 
@@ -125,6 +126,14 @@ class FailureMapper:
                 f"{method.upper()} {safe_url}: the response body cannot be decoded "
                 f"({redact_text(str(exc), self.secrets)})",
                 details={"url": safe_url, "method": method.upper()},
+            ) from None
+        except httpx.LocalProtocolError:  # h11 refused what we were about to send; its text holds the bad value
+            raise FlowValidationError(
+                f"{method.upper()} {safe_url}: the request cannot be sent as HTTP (a header name or value holds a "
+                "line break, NUL or another forbidden character); fix the connection's extra headers, the password "
+                "or token, or the node's headers (value not shown: it may be a credential)",
+                field="headers",
+                value=None,
             ) from None
         except httpx.TooManyRedirects:
             raise FlowError(

@@ -1,4 +1,5 @@
-"""Redirects httpx would follow but this package must not: they leak credentials or silently drop a request body.
+"""Redirects as httpx would follow them but this package must not: carrying credentials to another origin (the
+headers are dropped for that hop) or silently dropping a request body (refused).
 
 Installed as response hooks on the one client (``http/client.py``), so every request of every runtime is covered.
 """
@@ -20,30 +21,27 @@ def secret_header_values(headers: httpx.Headers) -> list[str]:
 
 
 def refuse_credential_redirects(settings: HttpSettings) -> Callable[[httpx.Response], None]:
-    """httpx drops ``Authorization`` and ``Cookie`` on a redirect to another origin but keeps custom headers such
-    as ``X-API-Key``; following such a redirect would hand the key to a foreign host, so it is refused. The headers
-    are read from the request that was sent, so a node's own ``headers`` are covered, not only the connection's."""
+    """Never carry a credential to another origin: on a redirect to another scheme, host or port, the next hop goes
+    without every connection header, ``Authorization`` and every node header marked sensitive (or named like a
+    credential).
+
+    httpx itself drops only ``Authorization`` and ``Cookie`` there, and keeps custom headers such as
+    ``X-Auth-Key`` or ``Ocp-Apim-Subscription-Key``. httpx builds the next request from the headers of the one
+    this response answers, so removing them from that (already sent) request removes them from every later hop;
+    the target then answers for itself (a 401 if it wanted them), which is what a user can debug.
+    """
+    credentials = settings.credential_headers()
 
     def check(response: httpx.Response) -> None:
         if not (response.is_redirect and settings.follow_redirects):
             return
-        secret_headers = [
-            k.decode("latin-1")
-            for k, v in response.request.headers.raw
-            if is_secret_name(k.decode("latin-1")) and v and k.lower() not in (b"authorization", b"cookie")
-        ]
-        if not secret_headers:
-            return
-        target = response.request.url.join(response.headers.get("location", ""))
         source = response.request.url
-        if (target.scheme, target.host, target.port) != (source.scheme, source.host, source.port):
-            raise FlowError(
-                f"{response.request.method} {settings.safe_url(str(source))} redirects to another origin "
-                f"({settings.safe_url(str(target))}); refusing to send the credential headers "
-                f"({', '.join(secret_headers)}) there. Call the final URL directly or set follow_redirects=false",
-                details={"status_code": response.status_code},
-                retryable=False,
-            )
+        target = source.join(response.headers.get("location", ""))
+        if (target.scheme, target.host, target.port) == (source.scheme, source.host, source.port):
+            return
+        headers = response.request.headers
+        for name in [k for k in headers if k.lower() in credentials or is_secret_name(k)]:
+            del headers[name]
 
     return check
 

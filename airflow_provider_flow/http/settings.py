@@ -8,7 +8,11 @@ connection's timeouts and retry budget (:class:`HttpTimeoutConfig`, :class:`Http
 Timeouts: httpx's are per phase, and its read timeout is per chunk, so a server trickling one byte a second would
 hold a worker forever; ``total`` is an overall deadline per request, body included (see ``http/client.py``).
 Every credential a service uses is listed by :meth:`HttpSettings.secret_values`, so messages can be scrubbed of
-it whatever part of a request or reply it turns up in.
+it whatever part of a request or reply it turns up in. A secret is decided by where a value comes from, not by
+the name of the header carrying it: every header of the connection (except the content-negotiation headers in
+:data:`PUBLIC_HEADERS`), its password and tokens, and every node header the node lists in ``sensitive_headers``.
+Those are also the headers a redirect to another origin drops (``http/redirects.py``). Header values are checked
+for CR, LF and NUL when the settings are built: such a value is a configuration error, never a network one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,26 @@ from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.redaction import is_secret_name, redact_text, redact_url
 
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+#: Connection headers whose values are standard content negotiation, never credentials: not scrubbed or masked
+#: (masking "application/json" everywhere would garble every log), though still dropped on a cross-origin hop.
+PUBLIC_HEADERS = frozenset({"accept", "accept-encoding", "accept-language", "content-type", "user-agent"})
+
+_BREAKS_HEADER = re.compile(r"[\r\n\x00]")
+
+
+def check_header_value(name: str, value: str, *, field: str, where: str = "") -> None:
+    """Refuse a header value holding CR, LF or NUL: HTTP cannot carry it (httpx would fail on every try) and it
+    could smuggle a second header. The message names the header, never the value (it is usually a credential)."""
+    if _BREAKS_HEADER.search(value):
+        prefix = f"{where}: " if where else ""
+        raise FlowValidationError(
+            f"{prefix}the value of header {name!r} contains a line break (CR/LF) or NUL, which HTTP headers cannot "
+            "carry; remove the trailing newline or stray whitespace from the value (value not shown: it may be a "
+            "credential)",
+            field=field,
+            value=None,
+        )
 
 
 @dataclass(frozen=True)
@@ -72,9 +96,19 @@ class HttpSettings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     extra_secrets: tuple[str, ...] = ()
     follow_redirects: bool = True
+    #: Lower-case names of node headers marked sensitive (:meth:`with_overrides`); their values are in
+    #: ``extra_secrets``.
+    sensitive_headers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, value in self.headers.items():
+            check_header_value(name, value, field=f"headers.{name}")
+        if self.bearer_token:
+            check_header_value("Authorization", self.bearer_token, field="bearer_token")
 
     def secret_values(self) -> list[str]:
-        """Every credential this service uses: passwords, tokens, secret header values, secret URL parts."""
+        """Every credential this service uses: passwords, tokens, every connection header value (but content
+        negotiation), sensitive node headers, secret URL parts."""
         values: list[str] = list(self.extra_secrets)
         if self.auth:
             values.append(self.auth[1])
@@ -82,7 +116,7 @@ class HttpSettings:
             values.append(base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode())
         if self.bearer_token:
             values.append(self.bearer_token)
-        values.extend(v for k, v in self.headers.items() if is_secret_name(k) and v)
+        values.extend(v for k, v in self.headers.items() if k.lower() not in PUBLIC_HEADERS and v)
         parts = httpx.URL(self.base_url) if self.base_url else None
         if parts is not None and parts.password:
             values.append(parts.password)
@@ -111,10 +145,37 @@ class HttpSettings:
             return self.base_url
         return self.base_url.rstrip("/") + "/" + endpoint.lstrip("/")
 
+    def credential_headers(self) -> frozenset[str]:
+        """Lower-case names of the headers a redirect to another origin must not carry: every connection header,
+        ``Authorization`` (basic or bearer) and the node headers marked sensitive."""
+        return frozenset({"authorization", *(k.lower() for k in self.headers), *self.sensitive_headers})
+
     def with_overrides(
-        self, *, timeout: float | HttpTimeoutConfig | None = None, retry: HttpRetryConfig | None = None
+        self,
+        *,
+        timeout: float | HttpTimeoutConfig | None = None,
+        retry: HttpRetryConfig | None = None,
+        headers: Mapping[str, str] | None = None,
+        sensitive_headers: list[str] | tuple[str, ...] | None = None,
     ) -> HttpSettings:
-        """These settings with a node's overrides: a number sets every phase (total = 10x), a model only its keys."""
+        """These settings with a node's overrides: a number sets every phase (total = 10x), a model only its keys.
+
+        ``headers`` are the node's own request headers: checked for CR/LF here, before anything is sent, and the
+        values of those named in ``sensitive_headers`` become secrets of these settings (scrubbed from messages,
+        dropped on a cross-origin redirect)."""
+        node_headers = dict(headers or {})
+        for name, value in node_headers.items():
+            check_header_value(name, value, field=f"headers.{name}")
+        by_name = {k.lower(): v for k, v in node_headers.items()}
+        unknown = [name for name in sensitive_headers or () if name.lower() not in by_name]
+        if unknown:
+            raise FlowValidationError(
+                f"names {', '.join(map(repr, unknown))}, which is not one of the node's headers "
+                f"({', '.join(map(repr, node_headers)) or 'none'}); list names of 'headers' only",
+                field="sensitive_headers",
+                value=unknown,
+            )
+        sensitive = tuple(name.lower() for name in sensitive_headers or ())
         timeouts = self.timeout
         if isinstance(timeout, (int, float)):
             timeouts = TimeoutSettings.uniform(float(timeout))
@@ -123,7 +184,13 @@ class HttpSettings:
         retries = self.retry
         if retry is not None:
             retries = replace(retries, **{k: v for k, v in retry.model_dump().items() if v is not None})
-        return replace(self, timeout=timeouts, retry=retries)
+        return replace(
+            self,
+            timeout=timeouts,
+            retry=retries,
+            sensitive_headers=(*self.sensitive_headers, *sensitive),
+            extra_secrets=(*self.extra_secrets, *(by_name[name] for name in sensitive if by_name[name])),
+        )
 
     def all_headers(self) -> dict[str, str]:
         headers = dict(self.headers)
@@ -134,6 +201,12 @@ class HttpSettings:
     def __repr__(self) -> str:  # never print credentials, even by accident
         return f"HttpSettings(base_url={redact_url(self.base_url)!r}, timeout={self.timeout}, verify={self.verify!r})"
 
+
+#: The one description of the ``sensitive_headers`` config key, shared by every node that sends ``headers``.
+SENSITIVE_HEADERS_HELP = (
+    "Names of 'headers' whose values are secrets (e.g. filled from a Variable): masked in logs and rendered "
+    "fields, scrubbed from errors and XCom, never sent to another origin on a redirect."
+)
 
 #: Settings kind of an ``http`` connection.
 HTTP = SettingsKind("http", HttpSettings)

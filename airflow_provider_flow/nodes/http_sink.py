@@ -33,7 +33,7 @@ from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PartialDeliveryError
 from airflow_provider_flow.http.client import HttpClient
-from airflow_provider_flow.http.settings import HTTP, HttpRetryConfig, HttpTimeoutConfig
+from airflow_provider_flow.http.settings import HTTP, SENSITIVE_HEADERS_HELP, HttpRetryConfig, HttpTimeoutConfig
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.reference import as_reference
 from airflow_provider_flow.storage.base import node_storage
@@ -48,6 +48,7 @@ class HttpSinkConfig(ConfigModel):
     batch_size: int = Field(100, ge=1, le=100_000)
     max_concurrency: int = Field(4, ge=1, le=64)
     headers: dict[str, str] | None = None
+    sensitive_headers: list[str] | None = Field(None, description=SENSITIVE_HEADERS_HELP)
     idempotency_key_header: str | None = Field(
         None, description="Header carrying a key derived from the run and the batch content (e.g. Idempotency-Key)."
     )
@@ -120,7 +121,10 @@ class HttpSinkRuntime:
                 input = ref.model_copy(update={"fs_conn_id": config.fs_conn_id, "base_path": config.base_path})
         records = input_records(input, state, trusted_bases=trusted)
         settings = state.settings.get(HTTP, config.http_conn_id).with_overrides(
-            timeout=config.timeout, retry=config.retry
+            timeout=config.timeout,
+            retry=config.retry,
+            headers=config.headers,
+            sensitive_headers=config.sensitive_headers,
         )
         url = settings.url_for(config.endpoint)
         safe_url = settings.safe_url(url)

@@ -47,7 +47,7 @@ from airflow_provider_flow.http.pagination import (
     Paginator,
     request_url,
 )
-from airflow_provider_flow.http.settings import HTTP, HttpRetryConfig, HttpTimeoutConfig
+from airflow_provider_flow.http.settings import HTTP, SENSITIVE_HEADERS_HELP, HttpRetryConfig, HttpTimeoutConfig
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
@@ -67,6 +67,7 @@ class HttpSourceConfig(ConfigModel):
     method: HttpMethod = "GET"
     params: dict[str, Any] | None = Field(None, description="Query parameters.")
     headers: dict[str, str] | None = None
+    sensitive_headers: list[str] | None = Field(None, description=SENSITIVE_HEADERS_HELP)
     json_body: Any = Field(None, alias="json", description="JSON request body.")
     body: str | dict[str, Any] | None = Field(None, description="Raw (str) or form-encoded (dict) request body.")
     timeout: float | HttpTimeoutConfig | None = Field(
@@ -134,7 +135,10 @@ class HttpSourceRuntime:
             )
         records_expr = compile_expression(config.records_path, field="records_path") if config.records_path else None
         settings = state.settings.get(HTTP, config.http_conn_id).with_overrides(
-            timeout=config.timeout, retry=config.retry
+            timeout=config.timeout,
+            retry=config.retry,
+            headers=config.headers,
+            sensitive_headers=config.sensitive_headers,
         )
         storage = None
         if config.output_path is not None:

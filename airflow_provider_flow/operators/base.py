@@ -8,6 +8,12 @@ Failures are translated here exactly once:
   :class:`RetryableFlowFailure`, an ``AirflowException``: Airflow retries the task under its ``retries``;
 * any other :class:`FlowError` raises ``AirflowFailException``: the task fails at once, no retry wasted;
 * anything else propagates unchanged.
+
+Secrets: the values of a node's ``headers`` named in its ``sensitive_headers`` are registered with Airflow's masker
+as soon as templates are rendered, so the rendered fields Airflow stores (and every log line) show ``***``; and
+the XCom this operator pushes, and the text of its failures, are scrubbed of every secret value the hooks read
+(every connection header, password and token) and of those node headers, in every encoding. Records written to a
+file are the API's data as received and are not scrubbed.
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from airflow_provider_flow.core.registry import RuntimeRegistry, registry
 from airflow_provider_flow.core.runtime import RuntimeResult
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
+from airflow_provider_flow.hooks.connections import known_secrets, register_secrets
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
+from airflow_provider_flow.redaction import SecretScrubber
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -83,6 +91,15 @@ def config_field(model: type[BaseModel], name: str) -> tuple[str, FieldInfo] | N
 def _map_index(ti: Any) -> int:
     value = getattr(ti, "map_index", None)
     return -1 if value is None else int(value)
+
+
+def sensitive_header_values(config: Mapping[str, Any]) -> list[str]:
+    """Values of the config's ``headers`` that its ``sensitive_headers`` names (case-insensitively)."""
+    headers, names = config.get("headers"), config.get("sensitive_headers")
+    if not isinstance(headers, Mapping) or not isinstance(names, (list, tuple)):
+        return []
+    wanted = {str(name).lower() for name in names}
+    return [str(value) for name, value in headers.items() if str(name).lower() in wanted and value]
 
 
 def _plain(value: Any) -> Any:
@@ -184,6 +201,13 @@ class FlowNodeOperator(BaseOperator):
             runtime.config_model, self.config, context=f"{where} ({self.runtime})", deferred_types=(ResolveMixin,)
         )
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as Airflow does, then mask the sensitive header values before Airflow stores the rendered
+        fields: a header filled from a Variable with an innocent name would be kept in clear otherwise."""
+        super().render_template_fields(context, jinja_env)
+        if isinstance(self.config, Mapping):
+            register_secrets(sensitive_header_values(self.config))
+
     def execute(self, context: Context) -> Any:
         state = self.build_state(context)
         try:
@@ -192,11 +216,18 @@ class FlowNodeOperator(BaseOperator):
             output = runtime.execute(config, self.data, state)
         except FlowError as err:
             raise self.translate_error(err, state) from err
+        scrub = self.secret_scrubber()
         if isinstance(output, RuntimeResult):
             for key, value in output.extra_xcom.items():
-                context["ti"].xcom_push(key=key, value=_plain(value))
+                context["ti"].xcom_push(key=key, value=scrub.data(_plain(value)))
             output = output.value
-        return _plain(output)
+        return scrub.data(_plain(output))
+
+    def secret_scrubber(self) -> SecretScrubber:
+        """Every secret this task's process knows (connections read by the hooks, sensitive node headers): an API
+        echoing a request header in a 2xx body must not put the credential into XCom."""
+        config = self.config if isinstance(self.config, Mapping) else {}
+        return SecretScrubber([*known_secrets(), *sensitive_header_values(config)])
 
     def build_state(self, context: Context) -> ExecutionState:
         from airflow_provider_flow.hooks.settings import AirflowSettingsProvider
@@ -223,13 +254,14 @@ class FlowNodeOperator(BaseOperator):
     def translate_error(self, err: FlowError, state: ExecutionState) -> BaseException:
         """Map a flow error onto Airflow's retry semantics; the single place this decision is made."""
         attempt = f"try {state.try_number} of {state.max_tries + 1}"
+        text = self.secret_scrubber().text(str(err))  # the runtimes scrub too; this is the last net
         if err.is_retryable:
             if state.try_number <= state.max_tries:
-                self.log.warning("Retryable failure on %s (%s); Airflow will retry: %s", attempt, err.code, err)
+                self.log.warning("Retryable failure on %s (%s); Airflow will retry: %s", attempt, err.code, text)
             else:
-                self.log.error("Retryable failure on %s, the last one (%s): %s", attempt, err.code, err)
-            return RetryableFlowFailure(f"{err.code}: {err}", err)
+                self.log.error("Retryable failure on %s, the last one (%s): %s", attempt, err.code, text)
+            return RetryableFlowFailure(f"{err.code}: {text}", err)
         if isinstance(err, PathTraversalError):
             self.log.error("Refused path %r outside base %r: %s", err.requested_path, err.base, err.reason)
-        self.log.error("Non-retryable failure on %s (%s); failing without retry: %s", attempt, err.code, err)
-        return AirflowFailException(f"{err.code}: {err}")
+        self.log.error("Non-retryable failure on %s (%s); failing without retry: %s", attempt, err.code, text)
+        return AirflowFailException(f"{err.code}: {text}")

@@ -13,7 +13,6 @@ import pytest
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import (
     FlowConnectionError,
-    FlowError,
     FlowTimeoutError,
     FlowValidationError,
     HttpError,
@@ -201,10 +200,7 @@ def test_redirect_to_another_origin_never_carries_credential_headers(http_server
     http_server.add_route("/home", lambda req: (302, {"Location": "/echo"}, b""))
     with client(http_server, headers={"X-API-Key": "k3y-value"}) as c:
         assert c.request("GET", "/home").json()["headers"]["x-api-key"] == "k3y-value"  # same origin: followed
-        with pytest.raises(FlowError, match="redirects to another origin") as info:
-            c.request("GET", "/away")
-    assert not info.value.is_retryable and "k3y-value" not in str(info.value)
-    assert http_server.hits("/echo") == 1  # localhost (another origin, same server) was never called
+        assert "x-api-key" not in c.request("GET", "/away").json()["headers"]  # another origin: dropped
     with client(http_server) as c:  # no credential header: following is harmless
         assert c.request("GET", "/away").json()["path"] == "/echo"
 
@@ -256,9 +252,8 @@ def test_a_nodes_own_credential_headers_are_scrubbed_and_never_redirected(http_s
         with pytest.raises(HttpError) as info:
             c.request("GET", "/keyecho400", headers={"X-API-Key": "node-K3y-value"})
         assert "node-K3y-value" not in str(info.value) and "bad key ***" in info.value.body_excerpt
-        with pytest.raises(FlowError, match="redirects to another origin"):
-            c.request("GET", "/away", headers={"X-Auth-Token": "node-T0ken"})
-    assert http_server.hits("/echo") == 0
+        arrived = c.request("GET", "/away", headers={"X-Auth-Token": "node-T0ken"}).json()["headers"]
+    assert "x-auth-token" not in arrived  # dropped on the hop to another origin
 
 
 def test_non_ascii_header_value_is_a_validation_error_not_retried(http_server) -> None:
