@@ -47,6 +47,7 @@ ERRORS = [
     LlmOutputError("reply still invalid after 2 repairs", details={"record": 4}),
     FlowFileError("flows/a.yaml", ["nodes.x: unknown runtime 'nope'"]),
     FlowLoadError([FlowFileError("flows/a.yaml", ["bad"]), FlowFileError("flows/b.yaml", ["worse"])]),
+    errors.DeliveryUnknownError("no reply", cause=FlowConnectionError("reset"), details={"u": [1]}, retryable=False),
 ]
 
 

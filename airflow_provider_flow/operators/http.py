@@ -89,6 +89,7 @@ class HttpSinkOperator(FlowNodeOperator):
         max_concurrency: int = 4,
         headers: dict[str, str] | None = None,
         idempotency_key_header: str | None = None,
+        resend_unknown: bool = False,
         batch_key: str | None = None,
         timeout: float | HttpTimeoutConfig | dict[str, float] | None = None,
         retry: HttpRetryConfig | dict[str, Any] | None = None,
