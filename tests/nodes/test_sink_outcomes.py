@@ -120,3 +120,53 @@ def test_a_refused_connection_is_never_sent_and_retried() -> None:
     assert err.details["in_task_attempts"] == FAST.max_attempts
     assert err.details["never_sent_record_ranges"] == [[0, None]]
     assert err.details["unknown_record_ranges"] == [] and err.details["accepted_records"] == 0
+
+
+def test_through_airflow_an_unknown_batch_fails_the_task_and_keys_make_the_retry_safe(
+    airflow_db, dropping_sink: DroppingSinkServer, monkeypatch, capsys
+) -> None:
+    from datetime import datetime, timedelta
+
+    from airflow.sdk import DAG
+
+    from airflow_provider_flow.operators.http import HttpSinkOperator
+    from tests.airflow_harness import run_dag
+
+    host, port = dropping_sink.url.removeprefix("http://").split(":")
+    conn = {"conn_type": "http", "host": host, "port": int(port), "schema": "http"}
+    monkeypatch.setenv("AIRFLOW_CONN_DROPPING_SINK", json.dumps(conn))
+    dropping_sink.drop(ids={20}, times=None)  # the unkeyed task: batch 1 never gets a reply
+    dropping_sink.drop(ids={120}, times=2)  # the keyed task: both in-task attempts of try 1 lose their reply
+    common: dict[str, Any] = {
+        "endpoint": "/batches",
+        "http_conn_id": "dropping_sink",
+        "batch_size": 20,
+        "max_concurrency": 1,
+        "retry": {"max_attempts": 2, "initial_backoff": 0.05, "max_backoff": 0.1},
+        "retries": 2,
+        "retry_delay": timedelta(seconds=1),
+    }
+    with DAG("sink_unknown_outcomes", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        HttpSinkOperator(task_id="unkeyed", data=SIXTY, **common)
+        HttpSinkOperator(
+            task_id="keyed",
+            data=[{"id": 100 + i} for i in range(60)],
+            idempotency_key_header="Idempotency-Key",
+            **common,
+        )
+    result = run_dag(dag)
+    log = capsys.readouterr().out
+
+    # No key: one request for the lost batch, the task fails at once (no Airflow retry), the log lists the ranges.
+    assert (result.tasks["unkeyed"].state, result.tasks["unkeyed"].try_number) == ("failed", 1)
+    assert len(requests_for(dropping_sink, 20)) == 1
+    assert [i for i in dropping_sink.held_ids() if i < 100] == list(range(40))
+    assert "batch 1 (records 20-39) outcome unknown (sent, no reply)" in log
+    assert "(record ranges 0-19); outcome unknown (sent, no reply): records 20-39" in log
+    assert "never sent: records from 40 on" in log
+
+    # Keys: the Airflow retry resends every batch with the same keys; the API holds each record once.
+    assert (result.tasks["keyed"].state, result.tasks["keyed"].try_number) == ("success", 2)
+    assert len(set(requests_for(dropping_sink, 120))) == 1
+    assert [i for i in dropping_sink.held_ids() if i >= 100] == list(range(100, 160))
+    assert result.xcom("keyed")["accepted_records"] == 60
