@@ -56,6 +56,7 @@ class AiTransformOperator(FlowNodeOperator):
         max_concurrency: int = 4,
         batch_size: int = 1,
         output_field: str | None = None,
+        overwrite_fields: list[str] | None = None,
         error_field: str = "_ai_error",
         cache_path: str | None = None,
         cache: bool = True,
