@@ -30,9 +30,10 @@ from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import LlmOutputError
 from airflow_provider_flow.expressions import TemplateText
 from airflow_provider_flow.http.client import HttpClient
-from airflow_provider_flow.llm.cache import ResultCache, cache_key
+from airflow_provider_flow.llm.cache import DEFAULT_MAX_ENTRIES, ResultCache, cache_key
 from airflow_provider_flow.llm.chat import ChatCaller, Outcome, Usage
 from airflow_provider_flow.llm.merge import ReplyMerger, declared_fields
+from airflow_provider_flow.llm.replies import ReplyValidator
 from airflow_provider_flow.llm.settings import LLM
 from airflow_provider_flow.records.codecs import RecordFormat
 from airflow_provider_flow.records.input import input_records
@@ -90,6 +91,12 @@ class AiTransformConfig(ConfigModel):
         default=None, description="NDJSON cache of completed records, relative to the base (default under .flow_cache)."
     )
     cache: bool = True
+    cache_max_entries: int = Field(
+        default=DEFAULT_MAX_ENTRIES,
+        ge=1,
+        le=10_000_000,
+        description="Entries the cache keeps (the newest per key); a larger file is compacted when loaded.",
+    )
     output_path: str | None = None
     output_format: RecordFormat | None = None
     fs_conn_id: str | None = None
@@ -184,7 +191,13 @@ class AiTransformRuntime:
         )
         cache: ResultCache | None = None
         if config.cache and storage is not None:
-            cache = ResultCache(storage.root, config.cache_path or default_cache_path(state))
+            cache = ResultCache(
+                storage.root,
+                config.cache_path or default_cache_path(state),
+                validate=ReplyValidator(config.output_schema, config.output_model).check,  # as fresh replies
+                max_entries=config.cache_max_entries,
+                log=state.log,
+            )
             state.log.info("ai.transform: cache %s holds %s finished records", cache.path, len(cache.entries))
         elif config.cache:
             state.log.warning(
@@ -208,6 +221,7 @@ class AiTransformRuntime:
         finally:
             if cache is not None:
                 cache.close()
+                cache.report(state.log)
             merger.warn(state.log)
             summary = {**stats.as_dict(), **merger.counts()}
             state.log.info("ai.transform summary: %s", json.dumps(summary, sort_keys=True))

@@ -60,6 +60,7 @@ class AiTransformOperator(FlowNodeOperator):
         error_field: str = "_ai_error",
         cache_path: str | None = None,
         cache: bool = True,
+        cache_max_entries: int = 50_000,
         output_path: str | None = None,
         output_format: RecordFormat | None = None,
         fs_conn_id: str | None = None,

@@ -48,18 +48,23 @@ def injected(record_id: str | None, prompt: str) -> dict[str, Any]:
     return reply
 
 
-def run(server: FakeLlmServer, records: Any = RECORDS, **overrides: Any) -> Any:
+def llm_state(server: FakeLlmServer, logger: str) -> ExecutionState:
+    """A task's state with the test server as ``llm_default`` and fast in-task retries."""
     settings = LlmSettings(
         base_url=server.base_url,
         api_key=server.api_key,
         retry=RetrySettings(max_attempts=2, max_elapsed=5, initial_backoff=0.01, max_backoff=0.01, jitter=0),
     )
-    state = ExecutionState(
+    return ExecutionState(
         dag_id="d",
         task_id="t",
         settings=StaticSettingsProvider(llm={"llm_default": settings}),
-        log=logging.getLogger("test.ai_hostile"),
+        log=logging.getLogger(logger),
     )
+
+
+def run(server: FakeLlmServer, records: Any = RECORDS, **overrides: Any) -> Any:
+    state = llm_state(server, "test.ai_hostile")
     values = {"model": "m", "prompt": "[id:${id}] Summarise: ${text}", "output_schema": SUMMARY_SCHEMA, "cache": False}
     return AiTransformRuntime().execute(validate_config(AiTransformConfig, {**values, **overrides}), records, state)
 
