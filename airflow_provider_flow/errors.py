@@ -19,6 +19,7 @@ The hierarchy (retryable by default marked ``R``; ``is_retryable`` may still say
     ├── ResponseTooLargeError                a body past ``max_response_bytes``
     ├── InvalidResponseError                 a 2xx body that cannot be used (not JSON, wrong shape)
     ├── PartialDeliveryError                 some sink batches accepted before one failed; as retryable as the cause
+    │   └── DeliveryUnknownError             a sink batch was sent but no reply came; R only if resending is safe
     ├── LlmOutputError                       a model reply still invalid after every repair
     └── FileError                            a filesystem operation failed; R for ENOSPC, EIO and the like
         └── PathTraversalError               a path that would leave its base; never retryable
@@ -334,3 +335,20 @@ __all__ = [
     "PathTraversalError",
     "ResponseTooLargeError",
 ]
+
+
+class DeliveryUnknownError(PartialDeliveryError):
+    """A sink batch was written to the API but its reply never came (dropped connection, read timeout).
+
+    The API may hold it or not: it is reported as unknown, never as accepted or failed. Retryable only when
+    resending is safe (each batch carries an idempotency key, or the user opted in to resending).
+    """
+
+    code = "delivery_unknown"
+
+    def __init__(self, message: str, *, cause: FlowError, details: dict[str, Any], retryable: bool) -> None:
+        super().__init__(message, cause=cause, details=details)
+        self._retryable = retryable
+
+
+__all__ += ["DeliveryUnknownError"]

@@ -51,6 +51,7 @@ ERRORS = [
     FlowLoadError([FlowFileError("flows/a.yaml", ["bad"]), FlowFileError("flows/b.yaml", ["worse"])]),
     PaginationLoopError("page 3 repeats page 1", details={"rule": "repeated_page"}),
     NestingTooDeepError("the response of GET http://api/x", details={"url": "http://api/x"}),
+    errors.DeliveryUnknownError("no reply", cause=FlowConnectionError("reset"), details={"u": [1]}, retryable=False),
 ]
 
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter
@@ -30,8 +30,10 @@ from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import LlmOutputError
 from airflow_provider_flow.expressions import TemplateText
 from airflow_provider_flow.http.client import HttpClient
-from airflow_provider_flow.llm.cache import ResultCache, cache_key
+from airflow_provider_flow.llm.cache import DEFAULT_MAX_ENTRIES, ResultCache, cache_key
 from airflow_provider_flow.llm.chat import ChatCaller, Outcome, Usage
+from airflow_provider_flow.llm.merge import ReplyMerger, declared_fields
+from airflow_provider_flow.llm.replies import ReplyValidator
 from airflow_provider_flow.llm.settings import LLM
 from airflow_provider_flow.records.codecs import RecordFormat
 from airflow_provider_flow.records.input import input_records
@@ -80,15 +82,43 @@ class AiTransformConfig(ConfigModel):
     output_field: str | None = Field(
         default=None, description="Put the model's object under this key; default: merge its fields into the record."
     )
+    overwrite_fields: list[str] | None = Field(
+        default=None,
+        description="Record fields the model's reply may replace, by name; by default the record keeps its own value.",
+    )
     error_field: str = Field(default="_ai_error", min_length=1, description="Where on_invalid='keep' puts the error.")
     cache_path: str | None = Field(
         default=None, description="NDJSON cache of completed records, relative to the base (default under .flow_cache)."
     )
     cache: bool = True
+    cache_max_entries: int = Field(
+        default=DEFAULT_MAX_ENTRIES,
+        ge=1,
+        le=10_000_000,
+        description="Entries the cache keeps (the newest per key); a larger file is compacted when loaded.",
+    )
     output_path: str | None = None
     output_format: RecordFormat | None = None
     fs_conn_id: str | None = None
     base_path: str | None = None
+
+    @model_validator(mode="after")
+    def _check_output_fields(self) -> AiTransformConfig:
+        """A reply adds only declared fields (llm/merge.py): say so now when that leaves nothing, or a typo."""
+        declared = declared_fields(self.output_schema, self.output_model)
+        if declared is None and self.output_field is None:
+            raise ValueError(
+                "output_schema declares no properties, so a reply could add no field to the record: declare the "
+                "fields under properties, or set output_field to keep the whole reply under one key"
+            )
+        allowed = (declared or frozenset()) | {self.output_field or "output"}
+        for name in self.overwrite_fields or ():
+            if name not in allowed:
+                raise ValueError(
+                    f"overwrite_fields names {name!r}, which output_schema does not declare: a reply can only set "
+                    f"declared fields ({', '.join(sorted(allowed))})"
+                )
+        return self
 
 
 @dataclass
@@ -161,7 +191,13 @@ class AiTransformRuntime:
         )
         cache: ResultCache | None = None
         if config.cache and storage is not None:
-            cache = ResultCache(storage.root, config.cache_path or default_cache_path(state))
+            cache = ResultCache(
+                storage.root,
+                config.cache_path or default_cache_path(state),
+                validate=ReplyValidator(config.output_schema, config.output_model).check,  # as fresh replies
+                max_entries=config.cache_max_entries,
+                log=state.log,
+            )
             state.log.info("ai.transform: cache %s holds %s finished records", cache.path, len(cache.entries))
         elif config.cache:
             state.log.warning(
@@ -169,33 +205,32 @@ class AiTransformRuntime:
                 "pays for them again; set fs_conn_id (or base_path) to enable the cache"
             )
         stats = _Stats()
+        merger = ReplyMerger(
+            declared_fields(config.output_schema, config.output_model), config.output_field, config.overwrite_fields
+        )
         progress = ProgressReporter(state.log, "ai.transform")
         try:
             with HttpClient(settings.http_settings(), state=state, max_connections=config.max_concurrency) as client:
                 caller = ChatCaller(config, client, state, on_usage=stats.add_usage)
                 trusted = (storage.root,) if storage is not None else ()
                 inputs = input_records(input, state, trusted_bases=trusted)
-                records = self._run(config, caller, cache, inputs, stats)
+                records = self._run(_Run(config, caller, cache, stats, merger), inputs)
                 result = emit_records(
                     records, progress, storage=storage, output_path=config.output_path, format=config.output_format
                 )
         finally:
             if cache is not None:
                 cache.close()
-            summary = stats.as_dict()
+                cache.report(state.log)
+            merger.warn(state.log)
+            summary = {**stats.as_dict(), **merger.counts()}
             state.log.info("ai.transform summary: %s", json.dumps(summary, sort_keys=True))
         # Records (or their file) stay the return value downstream nodes read; usage goes to its own XCom key.
         return RuntimeResult(result, extra_xcom={"usage": summary})
 
     @staticmethod
-    def _run(
-        config: AiTransformConfig,
-        caller: ChatCaller,
-        cache: ResultCache | None,
-        records: Iterable[Any],
-        stats: _Stats,
-    ) -> Iterator[Any]:
-        run = _Run(config, caller, cache, stats)
+    def _run(run: _Run, records: Iterable[Any]) -> Iterator[Any]:
+        config, stats = run.config, run.stats
         window = config.max_concurrency * config.batch_size * 2
         pending: deque[_Slot] = deque()
         batch: list[_Slot] = []  # uncached records waiting for a full batch (always the newest pending ones)
@@ -230,6 +265,7 @@ class _Run:
     caller: ChatCaller
     cache: ResultCache | None
     stats: _Stats
+    merger: ReplyMerger
 
     def lookup(self, record: Any, index: int) -> _Slot:
         """Render the record's prompt and look it up; the key is the same whatever the batch size."""
@@ -294,7 +330,7 @@ class _Run:
         if outcome.status == "ok":
             stats.repaired += int(outcome.repaired)
             stats.records_out += 1
-            yield _merge(record, outcome.output, config.output_field)
+            yield self.merger.merge(record, outcome.output, index)
             return
         if config.on_invalid == "fail":
             raise LlmOutputError(
@@ -313,11 +349,3 @@ class _Run:
         kept = dict(record) if isinstance(record, dict) else {"input": record}
         kept[config.error_field] = {"error": outcome.error, "reply_excerpt": outcome.reply_excerpt}
         yield kept
-
-
-def _merge(record: Any, output: Any, output_field: str | None) -> Any:
-    if isinstance(record, dict):
-        if output_field is None and isinstance(output, dict):
-            return {**record, **output}
-        return {**record, output_field or "output": output}
-    return {"input": record, output_field or "output": output}

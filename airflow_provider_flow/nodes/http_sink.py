@@ -10,11 +10,17 @@ Why it looks like this:
 * A batch counts as accepted when the API answers 2xx: the reply body is read only to keep the connection
   reusable, so a large or broken reply after a 2xx neither resends the batch (a duplicate) nor reports it as
   failed (a lie that makes the user resend it).
+* A request that was written but lost its reply (dropped connection, read timeout) may be held by the API: its
+  batch is *unknown* (``records/delivery.py``), never counted as accepted or failed, and is not resent unless
+  resending cannot duplicate it unasked: with ``idempotency_key_header`` it is resent with the same key, with
+  ``resend_unknown=True`` the user accepted duplicates. A request that never left (connect error, pool timeout)
+  is retried as usual. So each batch is retried here, by :func:`sent_outcome`, and the client sends it once.
 * After the first failed batch no new batch is started; batches already in flight finish. The error then says
-  exactly which batches (and record ranges) were accepted and which were not, in its ``details`` and in the log:
-  a rerun resends everything, so the user must know what the API already has. With ``idempotency_key_header`` each
-  batch carries a key derived from the DAG, task, run and batch content (not the try number), so a rerun sends the
-  same key for the same batch and an API that honours idempotency keys drops the duplicates.
+  which record ranges were accepted, failed, unknown and never sent, in its ``details`` and in the log: a rerun
+  resends everything, so the user must know what the API already has. Any unknown batch fails the task with
+  :class:`DeliveryUnknownError`, retryable only when resending is safe (keys, or ``resend_unknown``). With
+  ``idempotency_key_header`` each batch carries a key derived from the DAG, task, run and batch content (not the
+  try number), so a rerun sends the same key for the same batch and an API that honours keys drops duplicates.
 """
 
 from __future__ import annotations
@@ -31,9 +37,24 @@ from pydantic import Field
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState
-from airflow_provider_flow.errors import FlowError, FlowValidationError, PartialDeliveryError
+from airflow_provider_flow.errors import (
+    DeliveryUnknownError,
+    FlowConnectionError,
+    FlowError,
+    FlowTimeoutError,
+    FlowValidationError,
+    PartialDeliveryError,
+)
 from airflow_provider_flow.http.client import HttpClient
-from airflow_provider_flow.http.settings import HTTP, SENSITIVE_HEADERS_HELP, HttpRetryConfig, HttpTimeoutConfig
+from airflow_provider_flow.http.retry import call_with_retries
+from airflow_provider_flow.http.settings import (
+    HTTP,
+    SENSITIVE_HEADERS_HELP,
+    HttpRetryConfig,
+    HttpTimeoutConfig,
+    RetrySettings,
+)
+from airflow_provider_flow.records.delivery import BatchSpan, DeliveryLedger, Problem, format_ranges, merged_ranges
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.reference import as_reference
 from airflow_provider_flow.storage.base import node_storage
@@ -52,6 +73,11 @@ class HttpSinkConfig(ConfigModel):
     idempotency_key_header: str | None = Field(
         None, description="Header carrying a key derived from the run and the batch content (e.g. Idempotency-Key)."
     )
+    resend_unknown: bool = Field(
+        False,
+        description="Resend a batch whose reply was lost (the API may then hold it twice); default: report it as "
+        "unknown and fail. Not needed with idempotency_key_header: keyed batches are resent with the same key.",
+    )
     batch_key: str | None = Field(
         None, description="Wrap each batch as {batch_key: [records]}; default: send a JSON array."
     )
@@ -66,33 +92,46 @@ _REPLY_DRAIN_BYTES = 1024 * 1024
 
 
 @dataclass
-class _Batch:
-    index: int
-    first: int  # offset of the first record in the input
-    count: int  # records in the batch (only the encoded payload is kept, not the records twice)
-    payload: bytes
-
-    @property
-    def last(self) -> int:
-        return self.first + self.count - 1
-
-    def describe(self) -> str:
-        return f"batch {self.index} (records {self.first}-{self.last})"
+class _Batch(BatchSpan):
+    payload: bytes = b""  # only the encoded payload is kept, not the records twice
+    maybe_delivered: bool = False  # an attempt was written and lost its reply: the API may hold it
 
 
-def _ranges(batches: list[_Batch]) -> list[list[int]]:
-    """Merged ``[first, last]`` record ranges of the given batches."""
-    merged: list[list[int]] = []
-    for batch in sorted(batches, key=lambda b: b.first):
-        if merged and merged[-1][1] + 1 == batch.first:
-            merged[-1][1] = batch.last
-        else:
-            merged.append([batch.first, batch.last])
-    return merged
+class _DoNotResend(Exception):
+    """Stops the retry loop for a batch whose outcome is unknown and whose resending is not safe (not a FlowError,
+    so :func:`call_with_retries` passes it through untouched)."""
+
+    def __init__(self, error: FlowError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
-def _fmt_ranges(ranges: list[list[int]]) -> str:
-    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges) or "none"
+#: httpx's transport failures raised before the request was fully written: the API cannot hold the batch.
+_NOT_WRITTEN = frozenset(
+    {"ConnectError", "ConnectTimeout", "PoolTimeout", "WriteError", "WriteTimeout", "ProxyError", "UnsupportedProtocol"}
+)
+
+
+def sent_outcome(error: FlowError) -> Literal["never_sent", "unknown", "answered"]:
+    """Could the API hold a batch whose request ended with ``error``?
+
+    ``never_sent``: the request was not fully written (connect, pool or write failure; a refused config), so a
+    resend cannot duplicate. ``unknown``: it was written and the reply was lost (the connection dropped, a read
+    timeout, the overall deadline). ``answered``: the API replied (a non-2xx status). A transport failure of a kind
+    not known to be harmless counts as unknown: guessing "never sent" wrongly duplicates data.
+    """
+    if isinstance(error, FlowValidationError):
+        return "never_sent"
+    if isinstance(error, FlowTimeoutError):
+        if error.phase in ("connect", "pool", "write"):
+            return "never_sent"
+        if error.phase in ("read", "deadline", "timeout"):
+            return "unknown"
+        return "never_sent"  # the task-deadline check before a request names the request as its phase
+    if isinstance(error, FlowConnectionError):
+        transport = error.__cause__ or error.__context__  # the client maps httpx's exception with ``from None``
+        return "never_sent" if type(transport).__name__ in _NOT_WRITTEN else "unknown"
+    return "answered"
 
 
 def idempotency_key(state: ExecutionState, batch_index: int, payload: bytes) -> str:
@@ -129,12 +168,15 @@ class HttpSinkRuntime:
         url = settings.url_for(config.endpoint)
         safe_url = settings.safe_url(url)
         progress = ProgressReporter(state.log, f"http.sink {config.method} {safe_url}")
-        accepted: list[_Batch] = []
-        failures: list[tuple[_Batch | None, FlowError]] = []
+        ledger = DeliveryLedger()
+        input_error: FlowError | None = None
         next_offset = 0  # first record never handed to a batch
+        exhausted = False
+        # The client sends each request once; _send retries it only when that cannot duplicate a batch.
+        single_shot = settings.with_overrides(retry=HttpRetryConfig.model_validate({"max_attempts": 1}))
 
         with (
-            HttpClient(settings, state=state, max_connections=config.max_concurrency) as client,
+            HttpClient(single_shot, state=state, max_connections=config.max_concurrency) as client,
             ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="http-sink") as pool,
         ):
             in_flight: dict[Future[None], _Batch] = {}
@@ -144,11 +186,12 @@ class HttpSinkRuntime:
                     batch = in_flight.pop(future)
                     error = future.exception()
                     if error is None:
-                        accepted.append(batch)
+                        ledger.accepted.append(batch)
                         progress.update(records=batch.count, bytes=len(batch.payload), pages=1)
                     elif isinstance(error, FlowError):
-                        state.log.error("http.sink: %s failed: %s", batch.describe(), error)
-                        failures.append((batch, error))
+                        outcome = _problem(batch, error)
+                        state.log.error("http.sink: %s %s: %s", batch.describe(), _VERBS[outcome], error)
+                        ledger.problems.append((outcome, batch, error))
                     else:
                         raise error
 
@@ -159,24 +202,27 @@ class HttpSinkRuntime:
                     while len(in_flight) >= config.max_concurrency:
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                         collect(done)
-                    if failures:
+                    if ledger.problems:
                         next_offset = batch.first
                         break
-                    in_flight[pool.submit(self._send, client, config, state, batch, url)] = batch
+                    in_flight[pool.submit(self._send, client, config, state, batch, url, settings.retry)] = batch
+                else:
+                    exhausted = True  # the whole input went into batches
             except FlowError as error:  # reading the input failed (bad file, bad record)
-                failures.append((None, error))
+                input_error = error
             finally:
                 if in_flight:
                     done, _ = wait(in_flight)
                     collect(done)
 
-        if failures:
-            raise self._failure(config, state, accepted, failures, next_offset, safe_url)
+        ledger.unread_from = None if exhausted else next_offset
+        if ledger.problems or input_error is not None:
+            raise self._failure(config, state, ledger, input_error, next_offset, safe_url)
+        self._log_resent(config, state, ledger)
         progress.finish()
-        total = sum(b.count for b in accepted)
         return {
-            "accepted_records": total,
-            "batches": len(accepted),
+            "accepted_records": ledger.accepted_records,
+            "batches": len(ledger.accepted),
             "endpoint": safe_url,
             "method": config.method,
         }
@@ -206,67 +252,124 @@ class HttpSinkRuntime:
             ) from None
 
     @staticmethod
-    def _send(client: HttpClient, config: HttpSinkConfig, state: ExecutionState, batch: _Batch, url: str) -> None:
+    def _send(
+        client: HttpClient,
+        config: HttpSinkConfig,
+        state: ExecutionState,
+        batch: _Batch,
+        url: str,
+        retry: RetrySettings,
+    ) -> None:
+        """Send one batch, retrying within the budget only what cannot duplicate it (see ``sent_outcome``)."""
         headers = {"Content-Type": "application/json", **(config.headers or {})}
         if config.idempotency_key_header:
             headers[config.idempotency_key_header] = idempotency_key(state, batch.index, batch.payload)
-        with client.stream(
-            config.method, url, content=batch.payload, headers=headers, max_response_bytes=_REPLY_DRAIN_BYTES
-        ) as reply:  # opening it raised for non-2xx (retried per policy); from here on the batch is accepted
+        resend_safe = bool(config.idempotency_key_header) or config.resend_unknown
+
+        def attempt() -> None:
             try:
-                for _ in reply.iter_bytes():
-                    pass
-            except FlowError as exc:
-                state.log.warning(
-                    "http.sink: %s accepted (HTTP %s); its reply was not read: %s",
-                    batch.describe(),
-                    reply.status_code,
-                    exc,
-                )
+                with client.stream(
+                    config.method, url, content=batch.payload, headers=headers, max_response_bytes=_REPLY_DRAIN_BYTES
+                ) as reply:  # opening it raised for non-2xx; from here on the batch is accepted
+                    try:
+                        for _ in reply.iter_bytes():
+                            pass
+                    except FlowError as exc:
+                        state.log.warning(
+                            "http.sink: %s accepted (HTTP %s); its reply was not read: %s",
+                            batch.describe(),
+                            reply.status_code,
+                            exc,
+                        )
+            except FlowError as error:
+                error.details.pop("in_task_attempts", None)  # the client's single attempt; the loop below counts
+                if sent_outcome(error) == "unknown":
+                    batch.maybe_delivered = True
+                    if not resend_safe:
+                        raise _DoNotResend(error) from None
+                raise
+
+        label = f"http.sink {config.method} {client.settings.safe_url(url)} {batch.describe()}"
+        try:
+            call_with_retries(attempt, retry=retry, state=state, log=state.log, label=label)
+        except _DoNotResend as stop:
+            raise stop.error from None
+
+    @staticmethod
+    def _log_resent(config: HttpSinkConfig, state: ExecutionState, ledger: DeliveryLedger) -> None:
+        resent = [batch for batch in ledger.accepted if isinstance(batch, _Batch) and batch.maybe_delivered]
+        if not resent:
+            return
+        ranges = format_ranges(merged_ranges(resent))
+        if config.idempotency_key_header:
+            state.log.info("http.sink: %s resent with the same idempotency keys after a lost reply", ranges)
+        else:
+            state.log.warning(
+                "http.sink: %s resent after a lost reply (resend_unknown=True): the API may hold them twice", ranges
+            )
 
     @staticmethod
     def _failure(
         config: HttpSinkConfig,
         state: ExecutionState,
-        accepted: list[_Batch],
-        failures: list[tuple[_Batch | None, FlowError]],
+        ledger: DeliveryLedger,
+        input_error: FlowError | None,
         next_offset: int,
         safe_url: str,
     ) -> FlowError:
-        accepted_records = sum(b.count for b in accepted)
-        failed_batches = [b for b, _ in failures if b is not None]
-        first_batch, first_error = min(failures, key=lambda f: f[0].index if f[0] is not None else 1 << 62)
         details: dict[str, Any] = {
             "endpoint": safe_url,
             "batch_size": config.batch_size,
-            "accepted_records": accepted_records,
-            "accepted_batches": sorted(b.index for b in accepted),
-            "accepted_record_ranges": _ranges(accepted),
-            "failed_batches": [
-                # a copy of the details: the first error may receive this very dict below (no cycle, JSON-safe)
-                {"batch": b.index, "records": [b.first, b.last], "error": {**e.to_dict(), "details": dict(e.details)}}
-                for b, e in failures
-                if b is not None
-            ],
+            **ledger.details(),
             "not_sent_from_record": next_offset,
             "idempotency_keys": bool(config.idempotency_key_header),
+            "resend_unknown": config.resend_unknown,
         }
-        where = first_batch.describe() if first_batch is not None else "reading the input"
-        message = (
-            f"http.sink {config.method} {safe_url}: {where} failed: {first_error}. "
-            f"Accepted before the failure: {len(accepted)} batches, {accepted_records} records "
-            f"(record ranges {_fmt_ranges(_ranges(accepted))}); failed: "
-            f"{_fmt_ranges(_ranges(failed_batches))}; never sent: records from {next_offset} on. "
-            + (
-                "A rerun resends every batch with the same idempotency keys."
-                if config.idempotency_key_header
-                else "A rerun resends every batch; set idempotency_key_header if the API supports it."
-            )
-        )
+        if ledger.problems:
+            outcome, span, first_error = ledger.first_problem()
+            where = f"{span.describe()} {_VERBS[outcome]}"
+        else:
+            assert input_error is not None
+            first_error, where = input_error, "reading the input failed"
+        unknown = ledger.spans("unknown")
+        resend_safe = bool(config.idempotency_key_header) or config.resend_unknown
+        cause_text = str(first_error).rstrip(".")
+        advice = _advice(config, format_ranges(merged_ranges(unknown)))
+        message = f"http.sink {config.method} {safe_url}: {where}: {cause_text}. {ledger.summary()} {advice}"
         state.log.error("%s", message)
-        if not accepted:
+        if unknown:
+            cause = next(e for kind, _, e in sorted(ledger.problems, key=lambda p: p[1].index) if kind == "unknown")
+            error: FlowError = DeliveryUnknownError(message, cause=cause, details=details, retryable=resend_safe)
+        elif not ledger.accepted:
             first_error.details.update(details)
             return first_error
-        error = PartialDeliveryError(message, cause=first_error, details=details)
+        else:
+            error = PartialDeliveryError(message, cause=first_error, details=details)
         error.__cause__ = first_error
         return error
+
+
+#: How the log and the message name each outcome of a batch.
+_VERBS = {"failed": "failed", "unknown": "outcome unknown (sent, no reply)", "never_sent": "was not sent"}
+
+
+def _problem(batch: _Batch, error: FlowError) -> Problem:
+    """The outcome of a batch that ended with ``error``: once any attempt may have reached the API, it stays unknown
+    (a later 409 or connect error does not prove the first attempt was lost)."""
+    if batch.maybe_delivered:
+        return "unknown"
+    return "never_sent" if sent_outcome(error) == "never_sent" else "failed"
+
+
+def _advice(config: HttpSinkConfig, unknown: str) -> str:
+    """What a rerun does, so the user knows whether to check the API first."""
+    if config.idempotency_key_header:
+        return "A rerun resends every batch with the same idempotency keys."
+    if config.resend_unknown:
+        return f"A rerun resends every batch (resend_unknown=True: the API may then hold {unknown} twice)."
+    if unknown != "none":
+        return (
+            f"The API may already hold {unknown}: check it before rerunning, since a rerun resends every batch. "
+            "Set idempotency_key_header if the API deduplicates, or resend_unknown=True to accept duplicates."
+        )
+    return "A rerun resends every batch; set idempotency_key_header if the API supports it."

@@ -91,6 +91,7 @@ class HttpSinkOperator(FlowNodeOperator):
         headers: dict[str, str] | None = None,
         sensitive_headers: list[str] | None = None,
         idempotency_key_header: str | None = None,
+        resend_unknown: bool = False,
         batch_key: str | None = None,
         timeout: float | HttpTimeoutConfig | dict[str, float] | None = None,
         retry: HttpRetryConfig | dict[str, Any] | None = None,
