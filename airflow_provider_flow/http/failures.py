@@ -26,7 +26,6 @@ from airflow_provider_flow.errors import (
     FlowValidationError,
     HttpError,
     InvalidResponseError,
-    ResponseTooLargeError,
 )
 from airflow_provider_flow.http.redirects import secret_header_values
 from airflow_provider_flow.http.settings import HttpSettings
@@ -150,19 +149,6 @@ class FailureMapper:
                 err._retryable = False
             err.url = safe_url
             raise err from None
-
-    def check_limits(
-        self, method: str, url: str, deadline: float | None, bytes_read: int, max_bytes: int | None
-    ) -> None:
-        safe_url = redact_text(redact_url(url), self.secrets)
-        if max_bytes is not None and bytes_read > max_bytes:
-            raise ResponseTooLargeError(
-                f"{method.upper()} {safe_url}: response exceeded max_response_bytes={max_bytes}; raise "
-                "max_response_bytes, paginate, or stream to a file with output_path",
-                details={"url": safe_url, "max_response_bytes": max_bytes},
-            )
-        if deadline is not None and time.monotonic() > deadline:
-            raise self.deadline_error(method, safe_url, bytes_read)
 
     def deadline_error(self, method: str, safe_url: str, bytes_read: int | None) -> FlowTimeoutError:
         total = self.settings.timeout.total

@@ -64,8 +64,8 @@ class PagePagination(ConfigModel):
 
     type: Literal["page"]
     page_param: str = Field("page", min_length=1)
-    start_page: int = Field(1, ge=0)
-    page_size: int | None = Field(None, ge=1)
+    start_page: int = Field(1, ge=0, le=1_000_000_000)
+    page_size: int | None = Field(None, ge=1, le=1_000_000)
     page_size_param: str | None = None
 
 
@@ -75,8 +75,8 @@ class OffsetPagination(ConfigModel):
     type: Literal["offset"]
     offset_param: str = Field("offset", min_length=1)
     limit_param: str = Field("limit", min_length=1)
-    limit: int = Field(100, ge=1)
-    start_offset: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=1_000_000)
+    start_offset: int = Field(0, ge=0, le=10**15)
 
 
 HttpPagination = Annotated[

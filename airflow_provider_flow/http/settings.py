@@ -21,6 +21,7 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Annotated
 
 import httpx
 from pydantic import Field
@@ -212,14 +213,22 @@ SENSITIVE_HEADERS_HELP = (
 HTTP = SettingsKind("http", HttpSettings)
 
 
+#: Longest timeout a node may ask for: a day. Beyond it a number is a typo (milliseconds for seconds), and ``inf``
+#: or ``nan`` would turn the deadline arithmetic into a worker held forever.
+MAX_TIMEOUT_SECONDS = 86_400.0
+
+#: A node's timeout in seconds: positive, finite, at most a day.
+TimeoutSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)]
+
+
 class HttpTimeoutConfig(ConfigModel):
     """Per-phase timeouts (seconds) and ``total``: the overall deadline of one request, body included."""
 
-    connect: float | None = Field(None, gt=0)
-    read: float | None = Field(None, gt=0)
-    write: float | None = Field(None, gt=0)
-    pool: float | None = Field(None, gt=0)
-    total: float | None = Field(None, gt=0)
+    connect: TimeoutSeconds | None = None
+    read: TimeoutSeconds | None = None
+    write: TimeoutSeconds | None = None
+    pool: TimeoutSeconds | None = None
+    total: TimeoutSeconds | None = None
 
 
 class HttpRetryConfig(ConfigModel):

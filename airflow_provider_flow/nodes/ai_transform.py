@@ -68,7 +68,7 @@ class AiTransformConfig(ConfigModel):
     schema_name: str = Field(default="output", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     llm_conn_id: str = "llm_default"
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
     response_format: Literal["json_schema", "json_object"] = "json_schema"
     on_invalid: Literal["fail", "skip", "keep"] = "fail"
     max_repair_attempts: int = Field(default=2, ge=0, le=10)

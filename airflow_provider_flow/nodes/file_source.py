@@ -47,7 +47,9 @@ class FileSourceConfig(ConfigModel):
     output: Literal["auto", "records", "reference"] = Field(
         "auto", description="auto: records to XCom up to max_inline_bytes of files, else file references."
     )
-    max_inline_bytes: int = Field(1_048_576, ge=0, description="Largest total file size returned as records.")
+    max_inline_bytes: int = Field(
+        1_048_576, ge=0, le=2**30, description="Largest total file size returned as records (XCom; at most 1 GiB)."
+    )
     allow_empty: bool = Field(False, description="A glob matching nothing returns [] instead of failing.")
 
 

@@ -53,6 +53,7 @@ from airflow_provider_flow.http.settings import (
     HttpRetryConfig,
     HttpTimeoutConfig,
     RetrySettings,
+    TimeoutSeconds,
 )
 from airflow_provider_flow.records.delivery import BatchSpan, DeliveryLedger, Problem, format_ranges, merged_ranges
 from airflow_provider_flow.records.input import input_records
@@ -81,7 +82,7 @@ class HttpSinkConfig(ConfigModel):
     batch_key: str | None = Field(
         None, description="Wrap each batch as {batch_key: [records]}; default: send a JSON array."
     )
-    timeout: float | HttpTimeoutConfig | None = None
+    timeout: TimeoutSeconds | HttpTimeoutConfig | None = None
     retry: HttpRetryConfig | None = None
     fs_conn_id: str | None = None
     base_path: str | None = None

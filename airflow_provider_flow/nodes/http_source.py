@@ -47,7 +47,13 @@ from airflow_provider_flow.http.pagination import (
     Paginator,
     request_url,
 )
-from airflow_provider_flow.http.settings import HTTP, SENSITIVE_HEADERS_HELP, HttpRetryConfig, HttpTimeoutConfig
+from airflow_provider_flow.http.settings import (
+    HTTP,
+    SENSITIVE_HEADERS_HELP,
+    HttpRetryConfig,
+    HttpTimeoutConfig,
+    TimeoutSeconds,
+)
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
@@ -70,7 +76,7 @@ class HttpSourceConfig(ConfigModel):
     sensitive_headers: list[str] | None = Field(None, description=SENSITIVE_HEADERS_HELP)
     json_body: Any = Field(None, alias="json", description="JSON request body.")
     body: str | dict[str, Any] | None = Field(None, description="Raw (str) or form-encoded (dict) request body.")
-    timeout: float | HttpTimeoutConfig | None = Field(
+    timeout: TimeoutSeconds | HttpTimeoutConfig | None = Field(
         None, description="Seconds for every phase (total = 10x), or per phase; default: the connection's."
     )
     retry: HttpRetryConfig | None = None
@@ -82,7 +88,10 @@ class HttpSourceConfig(ConfigModel):
     )
     pagination: HttpPagination | None = None
     max_pages: int = Field(
-        DEFAULT_MAX_PAGES, ge=1, description="Follow at most this many pages (finite by default: 10,000)."
+        DEFAULT_MAX_PAGES,
+        ge=1,
+        le=100_000_000,
+        description="Follow at most this many pages (finite by default: 10,000).",
     )
     on_max_pages: Literal["stop", "fail"] = Field(
         "stop", description="When more pages remain after max_pages: stop with a warning, or fail."
@@ -95,7 +104,7 @@ class HttpSourceConfig(ConfigModel):
     output_format: Literal["ndjson", "json", "csv"] = "ndjson"
     write_mode: Literal["overwrite", "error_if_exists"] = "overwrite"
     max_response_bytes: int | None = Field(
-        None, ge=1, description="Fail when one response body exceeds this many bytes (default 64 MiB)."
+        None, ge=1, le=2**40, description="Fail when one response body exceeds this many bytes (default 64 MiB)."
     )
 
     @model_validator(mode="after")

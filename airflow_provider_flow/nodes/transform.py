@@ -55,7 +55,7 @@ class TransformOperation(ConfigModel):
     map: dict[str, JmesPath] | None = None
     rename: dict[str, str] | None = None
     drop: list[str] | None = None
-    limit: int | None = Field(default=None, ge=0)
+    limit: int | None = Field(default=None, ge=0, le=10**15)
     sort_by: JmesPath | SortSpec | None = None
     unique_by: JmesPath | None = None
     apply: Callable[[Any], Any] | None = Field(default=None, exclude=True)
@@ -99,11 +99,13 @@ class TransformConfig(ConfigModel):
     sort_buffer_records: int = Field(
         default=100_000,
         ge=1,
+        le=100_000_000,
         description="sort_by holds at most this many records in memory and spills sorted runs to temp files beyond.",
     )
     max_unique_keys: int = Field(
         default=5_000_000,
         ge=1,
+        le=1_000_000_000,
         description="unique_by keeps a 16-byte digest per distinct key; more distinct keys than this fails clearly.",
     )
 

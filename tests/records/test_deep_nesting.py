@@ -76,7 +76,7 @@ def test_a_deep_llm_reply_is_an_invalid_reply_to_repair() -> None:
 
 
 def test_a_deep_line_in_the_resume_cache_is_skipped_like_any_unreadable_line(tmp_path: Path) -> None:
-    good = {"key": "k1", "value": {"ok": True}}
+    good = {"key": "k1", "status": "ok", "value": {"ok": True}}
     (tmp_path / "cache.jsonl").write_text(DEEP + "\n" + json.dumps(good) + "\n")
     assert ResultCache(str(tmp_path), "cache.jsonl").entries == {"k1": good}
 
