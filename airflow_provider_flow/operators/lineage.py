@@ -60,9 +60,10 @@ def _sensitive(config: Any) -> list[str]:
 
 
 def _operator_lineage(lineage: NodeLineage) -> Any:
-    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow_provider_flow.airflow_compat import operator_lineage_class
 
-    return OperatorLineage(inputs=[_dataset(d) for d in lineage.inputs], outputs=[_dataset(d) for d in lineage.outputs])
+    inputs, outputs = [_dataset(d) for d in lineage.inputs], [_dataset(d) for d in lineage.outputs]
+    return operator_lineage_class()(inputs=inputs, outputs=outputs)
 
 
 def _dataset(dataset: LineageDataset) -> Any:
