@@ -76,5 +76,14 @@ __all__ = [
     "RetryDecision",
     "RetryPolicy",
     "mask_secret",
+    "operator_lineage_class",
     "task_level_params",
 ]
+
+
+def operator_lineage_class() -> Any:
+    """The OpenLineage provider's ``OperatorLineage``, imported only when called: the provider is an optional extra
+    (``airflow-provider-flow[openlineage]``) and only its listener calls the operators' lineage methods."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage

@@ -39,6 +39,7 @@ from airflow_provider_flow.core.runtime import RuntimeResult
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
 from airflow_provider_flow.hooks.connections import known_secrets, register_secrets
+from airflow_provider_flow.operators.lineage import FlowLineageMixin
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
 from airflow_provider_flow.redaction import SecretScrubber
 
@@ -113,7 +114,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class FlowNodeOperator(BaseOperator):
+class FlowNodeOperator(FlowLineageMixin, BaseOperator):
     """Run any registered runtime as an Airflow task.
 
     :param runtime: registry name of the runtime, e.g. ``"http.source"``.
@@ -216,6 +217,7 @@ class FlowNodeOperator(BaseOperator):
             output = runtime.execute(config, self.data, state)
         except FlowError as err:
             raise self.translate_error(err, state) from err
+        self.remember_for_lineage(output)
         scrub = self.secret_scrubber()
         if isinstance(output, RuntimeResult):
             for key, value in output.extra_xcom.items():
