@@ -26,6 +26,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.connections import connection_or_fail, register_secrets
+from airflow_provider_flow.hooks.forms import FLOW_LLM_BEHAVIOUR, FLOW_LLM_FIELDS, legacy_widgets
 from airflow_provider_flow.hooks.http import FlowHttpHook
 from airflow_provider_flow.http.settings import check_header_value
 from airflow_provider_flow.llm.settings import LlmSettings
@@ -47,15 +48,13 @@ class FlowLlmHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["login", "schema", "port"],
-            "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {
-                "host": "https://api.openai.com/v1",
-                "password": "sk-...",
-                "extra": '{"timeout": 60, "headers": {"OpenAI-Organization": "org-..."}}',
-            },
-        }
+        """Airflow 3.1's form (3.2+ reads ``ui-field-behaviour`` from provider info and never calls this)."""
+        return {key: value.copy() for key, value in FLOW_LLM_BEHAVIOUR.items()}
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Airflow 3.1's extra fields (3.2+ reads ``conn-fields`` from provider info and never calls this)."""
+        return legacy_widgets(FLOW_LLM_FIELDS)
 
     def get_settings(self) -> LlmSettings:
         """Read the connection, mask the key, and build the settings."""
@@ -119,14 +118,37 @@ class FlowLlmHook(BaseHook):
         )
 
     def test_connection(self) -> tuple[bool, str]:
-        """The UI's "Test" button: resolve the settings (no request is sent, so no tokens are spent)."""
+        """The UI's "Test" button: ``GET <base URL>/models``, which every OpenAI-compatible server answers and
+        which spends no tokens. The answer names the status and, on success, how many models the key can see."""
         try:
             settings = self.get_settings()
         except Exception as exc:  # the UI shows the message
             return False, str(exc)
         if not settings.base_url:
             return False, "set the Base URL (host), e.g. https://api.openai.com/v1"
-        return True, f"resolved {settings!r}"
+        import httpx
+
+        from airflow_provider_flow.redaction import redact_url
+
+        url = f"{settings.base_url.rstrip('/')}/models"
+        headers = dict(settings.headers)
+        if settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        try:
+            response = httpx.get(
+                url, headers=headers, timeout=min(settings.timeout.read or 30.0, 30.0), verify=settings.verify
+            )
+        except httpx.HTTPError as exc:
+            return False, f"GET {redact_url(url)} failed: {type(exc).__name__}: {exc}"
+        if response.status_code in (401, 403):
+            return False, f"GET {redact_url(url)}: {response.status_code}; the API key was refused"
+        if response.status_code >= 400:
+            return False, f"GET {redact_url(url)}: HTTP {response.status_code}; check the Base URL (it ends in /v1)"
+        try:
+            models = response.json().get("data") or []
+        except ValueError:
+            return False, f"GET {redact_url(url)}: HTTP {response.status_code} but not JSON; is this an OpenAI API?"
+        return True, f"GET {redact_url(url)}: HTTP {response.status_code}, {len(models)} models available"
 
 
 def llm_settings(conn_id: str) -> LlmSettings:
