@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import inspect
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -54,11 +55,11 @@ DEFAULT_STALE_UPLOAD_SECONDS = 24 * 3600
 _WRITE_MODES = ("overwrite", "append", "error_if_exists")
 
 
-def _sync(fs: Any, coro: Any) -> Any:
-    """Run one coroutine of the filesystem's async client on the filesystem's own event loop."""
+def _sync(fs: Any, func: Any, **kwargs: Any) -> Any:
+    """Run one coroutine function of the filesystem's async client on the filesystem's own event loop."""
     from fsspec.asyn import sync
 
-    return sync(fs.loop, coro)
+    return sync(fs.loop, func, **kwargs)
 
 
 @dataclass
@@ -152,7 +153,7 @@ class _SyncBody(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer)
         try:
-            data = _sync(self._store.fs, self._body.read(len(view)))
+            data = _sync(self._store.fs, self._body.read, amt=len(view))
         except Exception as exc:
             raise self._store._error(exc, self._uri, "read") from None
         view[: len(data)] = data
@@ -162,8 +163,8 @@ class _SyncBody(io.RawIOBase):
         if not self.closed:
             with suppress(Exception):
                 result = self._body.close()
-                if hasattr(result, "__await__"):
-                    _sync(self._store.fs, result)
+                if inspect.iscoroutine(result):  # the httpx-based body closes asynchronously
+                    _sync(self._store.fs, lambda: result)
         super().close()
 
 
@@ -213,7 +214,7 @@ class ObjectStorage:
         """The filesystem's S3 client (an aiobotocore client; its calls run on the filesystem's loop)."""
         if self._client is None:
             try:
-                self._client = _sync(self.fs, self.fs.set_session())
+                self._client = _sync(self.fs, self.fs.set_session)
             except Exception as exc:
                 raise self._error(exc, self.location.uri, "connect") from None
         return self._client
@@ -229,7 +230,7 @@ class ObjectStorage:
     def _call(self, method: str, uri: str, operation: str, **kwargs: Any) -> Any:
         client = self.client
         try:
-            return _sync(self.fs, getattr(client, method)(**kwargs))
+            return _sync(self.fs, getattr(client, method), **kwargs)
         except Exception as exc:
             raise self._error(exc, uri, operation) from None
 
@@ -263,7 +264,7 @@ class ObjectStorage:
         uri = self._uri(key)
         client = self.client
         try:
-            reply = _sync(self.fs, client.head_object(Bucket=self.location.bucket, Key=key))
+            reply = _sync(self.fs, client.head_object, Bucket=self.location.bucket, Key=key)
         except Exception as exc:
             code, status = error_code(exc)
             if status == 404 and code in ("404", "NoSuchKey", "NotFound"):
@@ -427,7 +428,8 @@ class ObjectStorage:
     def _abort(self, key: str, upload_id: str) -> None:
         """Best effort: a failed abort leaves an incomplete upload that :meth:`abort_stale_uploads` removes later."""
         with suppress(Exception):
-            _sync(self.fs, self.client.abort_multipart_upload(Bucket=self.location.bucket, Key=key, UploadId=upload_id))
+            bucket = self.location.bucket
+            _sync(self.fs, self.client.abort_multipart_upload, Bucket=bucket, Key=key, UploadId=upload_id)
 
     def abort_stale_uploads(self, *, older_than: float | None = None) -> list[str]:
         """Abort incomplete multipart uploads under the base prefix started more than ``older_than`` seconds ago

