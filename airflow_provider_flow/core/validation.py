@@ -9,6 +9,7 @@ that owns it, with a did-you-mean hint. Used by every config check: parse time, 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -95,7 +96,7 @@ def validation_error_from_pydantic(
             shown = repr(value)
             if len(shown) > 120:
                 shown = shown[:117] + "..."
-            lines.append(f"{field}: {error.get('msg')} (got {shown})")
+            lines.append(f"{field}: {plain_message(error)} (got {shown})")
     where = f"{context}: " if context else ""
     message = where + "invalid " + model.__name__ + ": " + "; ".join(lines)
     err = FlowValidationError(message, value=first_value, details={"errors": lines})
@@ -119,3 +120,15 @@ def union_models(annotation: Any) -> list[type[BaseModel]]:
     if origin in (Union, UnionType):
         return [model for arg in args for model in union_models(arg)]
     return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+#: Prefixes pydantic puts before the message of a validator's own ValueError/AssertionError: noise to a DAG author.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message as its validator wrote it, without pydantic's "Value error, " prefix."""
+    message = str(error.get("msg", ""))
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_provider_flow.core.config import validate_static_config
 from airflow_provider_flow.core.registry import RuntimeRegistry
-from airflow_provider_flow.core.validation import allowed_keys_hint
+from airflow_provider_flow.core.validation import allowed_keys_hint, plain_message
 from airflow_provider_flow.errors import FlowFileError, FlowValidationError
 from airflow_provider_flow.flows.spec import FlowNode, FlowSpec, ParamSpec, TaskDefaults
 
@@ -68,7 +68,7 @@ def _describe(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     shown = repr(error.get("input"))
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    message = plain_message(error)
     return f"{where}: key {key!r}: {message} (got {shown})"
 
 
