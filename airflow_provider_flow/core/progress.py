@@ -26,13 +26,22 @@ def _human_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-class ProgressReporter:
-    """Counts records, bytes and pages, and logs them with rates at a bounded pace."""
+def counted(count: int, noun: str) -> str:
+    """``1 record``, ``2 records``, ``1 batch``, ``3 batches``: log lines a person reads say it right."""
+    if count == 1:
+        return f"{count} {noun}"
+    plural = noun + "es" if noun.endswith(("s", "sh", "ch", "x")) else noun + "s"
+    return f"{count} {plural}"
 
-    def __init__(self, log: LoggerLike, label: str, *, interval: float = 10.0) -> None:
+
+class ProgressReporter:
+    """Counts records, bytes and pages (or the unit a runtime sends in, e.g. batches), logged at a bounded pace."""
+
+    def __init__(self, log: LoggerLike, label: str, *, interval: float = 10.0, page_noun: str = "page") -> None:
         self.log = log
         self.label = label
         self.interval = interval
+        self.page_noun = page_noun
         self.records = 0
         self.bytes = 0
         self.pages = 0
@@ -50,11 +59,11 @@ class ProgressReporter:
 
     def summary(self) -> str:
         elapsed = max(time.monotonic() - self._started, 1e-9)
-        parts = [f"{self.records} records ({self.records / elapsed:.0f}/s)"]
+        parts = [f"{counted(self.records, 'record')} ({self.records / elapsed:.0f}/s)"]
         if self.bytes:
             parts.append(f"{_human_bytes(self.bytes)} ({_human_bytes(self.bytes / elapsed)}/s)")
         if self.pages:
-            parts.append(f"{self.pages} pages")
+            parts.append(counted(self.pages, self.page_noun))
         parts.append(f"{elapsed:.1f}s elapsed")
         return ", ".join(parts)
 

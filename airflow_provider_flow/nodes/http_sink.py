@@ -168,7 +168,7 @@ class HttpSinkRuntime:
         )
         url = settings.url_for(config.endpoint)
         safe_url = settings.safe_url(url)
-        progress = ProgressReporter(state.log, f"http.sink {config.method} {safe_url}")
+        progress = ProgressReporter(state.log, f"http.sink {config.method} {safe_url}", page_noun="batch")
         ledger = DeliveryLedger()
         input_error: FlowError | None = None
         next_offset = 0  # first record never handed to a batch
