@@ -6,15 +6,24 @@ unchanged:
 * ``host``: with a scheme (``https://api.example.com/v1``) or without (then ``schema`` is the scheme, default
   ``http``); ``port`` is added when set.
 * ``login``/``password``: HTTP basic auth. With extra ``"auth_type": "bearer"`` the password is sent as a bearer
-  token instead (it then stays in the encrypted password field).
+  token instead (it then stays in the encrypted password field); with ``"oauth2_client_credentials"`` they are the
+  OAuth2 client id and secret unless the extras below set them.
 * ``extra`` (JSON): every key not listed below is a request header, as with ``HttpHook``; a nested ``"headers"``
-  object is merged as well.
+  object is merged as well. A key whose value is null or ``""`` is not set (Airflow 3.3's connection form saves
+  every empty field that way).
 
 Extra keys this hook understands (all optional):
 
 ==========================  ================================================================================
+``auth_type``               ``"none"``, ``"basic"`` (default when a login is set), ``"bearer"`` or
+                            ``"oauth2_client_credentials"``
 ``bearer_token``            token sent as ``Authorization: Bearer ...`` (prefer ``auth_type=bearer`` + password)
-``auth_type``               ``"basic"`` (default when a login is set) or ``"bearer"``
+``token_url``               OAuth2 token endpoint (required for oauth2)
+``client_id``               OAuth2 client id (default: login); a header when auth_type is not oauth2
+``client_secret``           OAuth2 client secret (default: password); a header when auth_type is not oauth2
+``scopes``                  OAuth2 scopes: ``"read write"`` or ``["read", "write"]``
+``audience``                OAuth2 audience (some identity providers need it)
+``token_auth_method``       ``"client_secret_post"`` (default, in the form) or ``"client_secret_basic"``
 ``timeout``                 seconds for every phase (connect/read/write/pool); the per-request total is 10x
 ``connect_timeout``         seconds to connect; ``read_timeout``, ``write_timeout``, ``pool_timeout`` likewise
 ``total_timeout``           overall seconds for one request including its body (a trickling server stops here)
@@ -24,12 +33,17 @@ Extra keys this hook understands (all optional):
 ``follow_redirects``        default true (HttpHook's ``allow_redirects`` is read too)
 ==========================  ================================================================================
 
+OAuth2 client credentials: the token is fetched at run time by ``http/oauth2.py`` (once per task, shared by its
+requests, refreshed before expiry and once on a 401); each token is handed back through ``on_secret`` and masked
+like the connection's own secrets. The "Test" button fetches one token and reports the endpoint's answer.
+
 Every secret is registered with Airflow's secret masker, in every encoding it can take in a URL, a form or JSON
 (``redaction.secret_variants``), so it is replaced by ``***`` in task logs: the password, the bearer token, the
-basic-auth header value, the value of *every* header from extra whatever its name (``X-Auth-Key``,
-``Ocp-Apim-Subscription-Key``, ...; only content negotiation such as ``Accept`` is not a secret) and secret query
-parameters in the host. A header value with a line break (a token pasted with its newline) is refused here, naming
-the key and never the value; so is any bad option value, naming the key, the value and an example.
+OAuth2 client secret and every access token fetched with it, the basic-auth header value, the value of *every*
+header from extra whatever its name (``X-Auth-Key``, ``Ocp-Apim-Subscription-Key``, ...; only content negotiation
+such as ``Accept`` is not a secret) and secret query parameters in the host. A header value with a line break (a
+token pasted with its newline) is refused here, naming the key and never the value; so is any bad option value,
+naming the key, the value and an example.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_flow.errors import HttpError, InvalidResponseError, OAuth2TokenError
+from airflow_provider_flow.errors import FlowError, HttpError, InvalidResponseError, OAuth2TokenError
 from airflow_provider_flow.http.failures import FailureMapper
 from airflow_provider_flow.http.response import HttpResponse
 from airflow_provider_flow.http.settings import HttpSettings, OAuth2Settings
@@ -52,6 +52,10 @@ MAX_REFRESH_MARGIN = 60.0
 
 #: Statuses by which a token endpoint says the client itself is wrong (RFC 6749 section 5.2).
 _CLIENT_REFUSED = (400, 401, 403)
+
+#: ``details`` key set on every error of a token request: the request that needed the token was never sent (a
+#: sink must not count its batch as maybe delivered when the token endpoint dropped the connection).
+TOKEN_REQUEST_DETAIL = "oauth2_token_request"
 
 #: Sends the token request: ``(url, form, headers) -> response`` (an ``HttpClient.request`` POST).
 TokenPost = Callable[[str, Mapping[str, str], Mapping[str, str]], HttpResponse]
@@ -108,10 +112,14 @@ def fetch_token(oauth2: OAuth2Settings, post: TokenPost) -> AccessToken:
     safe_url = redact_text(redact_url(oauth2.token_url), oauth2.secret_values())
     started = time.monotonic()
     try:
-        response = post(oauth2.token_url, form, headers)
-    except HttpError as err:
-        raise token_error(err, oauth2, safe_url) from None
-    return parse_token_reply(response, safe_url, started)
+        try:
+            response = post(oauth2.token_url, form, headers)
+        except HttpError as err:
+            raise token_error(err, oauth2, safe_url) from None
+        return parse_token_reply(response, safe_url, started)
+    except FlowError as err:
+        err.details[TOKEN_REQUEST_DETAIL] = True
+        raise
 
 
 def parse_token_reply(response: HttpResponse, safe_url: str, fetched_at: float) -> AccessToken:

@@ -11,7 +11,9 @@ Every credential a service uses is listed by :meth:`HttpSettings.secret_values`,
 it whatever part of a request or reply it turns up in. A secret is decided by where a value comes from, not by
 the name of the header carrying it: every header of the connection (except the content-negotiation headers in
 :data:`PUBLIC_HEADERS`), its password and tokens, and every node header the node lists in ``sensitive_headers``.
-Those are also the headers a redirect to another origin drops (``http/redirects.py``). Header values are checked
+Those are also the headers a redirect to another origin drops (``http/redirects.py``). With :class:`OAuth2Settings`
+the client secret is one of them, and each access token fetched at run time joins them in the client
+(``http/oauth2.py``) and goes to ``on_secret``. Header values are checked
 for CR, LF and NUL when the settings are built: such a value is a configuration error, never a network one.
 """
 

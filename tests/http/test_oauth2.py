@@ -18,6 +18,7 @@ from airflow_provider_flow.errors import HttpError, InvalidResponseError, OAuth2
 from airflow_provider_flow.http.client import HttpClient
 from airflow_provider_flow.http.oauth2 import check_token, refresh_margin
 from airflow_provider_flow.http.settings import HttpSettings, OAuth2Settings, RetrySettings
+from airflow_provider_flow.nodes.http_sink import HttpSinkConfig, HttpSinkRuntime
 from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
 from tests.fixtures.oauth2_server import CLIENT_SECRET, OAuth2Server
 from tests.test_secret_values import encodings
@@ -60,6 +61,28 @@ def test_one_token_is_fetched_and_shared_by_concurrent_requests(oauth2_server: O
     assert statuses == [200] * threads
     assert token_count(oauth2_server) == 1
     assert {token for _, token, _ in oauth2_server.api_requests} == set(oauth2_server.issued)
+
+
+def test_sink_batches_sent_in_parallel_share_one_token(oauth2_server: OAuth2Server) -> None:
+    oauth2_server.token_delay = 0.3
+    state = ExecutionState(settings=StaticSettingsProvider(http={"api": settings_for(oauth2_server)}))
+    config = validate_config(
+        HttpSinkConfig, {"http_conn_id": "api", "endpoint": "/api/sink", "batch_size": 10, "max_concurrency": 4}
+    )
+    result = HttpSinkRuntime().execute(config, [{"id": i} for i in range(80)], state)
+    assert result["accepted_records"] == 80 and result["batches"] == 8
+    assert token_count(oauth2_server) == 1
+    assert [(token, status) for _, token, status in oauth2_server.api_requests] == [(oauth2_server.issued[0], 200)] * 8
+
+
+def test_a_sink_batch_whose_token_request_dropped_was_never_sent(oauth2_server: OAuth2Server) -> None:
+    """No idempotency key, no resend_unknown: a batch the API may hold is never resent. A dropped token request
+    happens before the batch leaves, so the batch is retried, not reported as unknown."""
+    oauth2_server.fail_token(0)
+    state = ExecutionState(settings=StaticSettingsProvider(http={"api": settings_for(oauth2_server)}))
+    config = validate_config(HttpSinkConfig, {"http_conn_id": "api", "endpoint": "/api/sink", "batch_size": 10})
+    result = HttpSinkRuntime().execute(config, [{"id": i} for i in range(10)], state)
+    assert result["accepted_records"] == 10 and token_count(oauth2_server) == 2
 
 
 def test_the_token_is_requested_as_configured(oauth2_server: OAuth2Server) -> None:
@@ -136,7 +159,10 @@ def test_a_second_401_is_the_apis_answer(oauth2_server: OAuth2Server) -> None:
 
 def test_a_bad_secret_fails_at_once_naming_the_endpoints_error(oauth2_server: OAuth2Server) -> None:
     wrong = "wrong-Secret-9876"
-    with HttpClient(settings_for(oauth2_server, client_secret=wrong)) as client, pytest.raises(OAuth2TokenError) as info:
+    with (
+        HttpClient(settings_for(oauth2_server, client_secret=wrong)) as client,
+        pytest.raises(OAuth2TokenError) as info,
+    ):
         client.request("GET", "/api/items")
     err = info.value
     message = str(err)
@@ -149,7 +175,9 @@ def test_a_bad_secret_fails_at_once_naming_the_endpoints_error(oauth2_server: OA
 
 
 @pytest.mark.parametrize(
-    ("status", "retry_after"), [(500, None), (503, None), (429, 0.2)], ids=["500", "503", "429-retry-after"]
+    ("status", "retry_after"),
+    [(500, None), (503, None), (429, 0.2), (0, None)],
+    ids=["500", "503", "429-retry-after", "dropped-connection"],
 )
 def test_a_failing_token_endpoint_is_retried(oauth2_server: OAuth2Server, status: int, retry_after: float) -> None:
     oauth2_server.fail_token(status, retry_after=retry_after)
