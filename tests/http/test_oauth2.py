@@ -174,6 +174,30 @@ def test_a_bad_secret_fails_at_once_naming_the_endpoints_error(oauth2_server: OA
         assert form not in message and form not in repr(err.to_dict()), name
 
 
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_refused_client_fails_at_once_with_the_endpoints_error(oauth2_server: OAuth2Server, status: int) -> None:
+    said = {"error": "invalid_client", "error_description": f"unknown client secret {CLIENT_SECRET}"}
+    oauth2_server.fail_token(status, body=said)
+    with HttpClient(settings_for(oauth2_server)) as client, pytest.raises(OAuth2TokenError) as info:
+        client.request("GET", "/api/items")
+    assert not info.value.is_retryable and info.value.status_code == status and token_count(oauth2_server) == 1
+    assert "invalid_client (unknown client secret ***)" in str(info.value)
+    assert_no_secret(str(info.value), [])
+
+
+def test_a_redirect_to_another_origin_gets_no_token_and_its_401_is_not_refreshed(
+    oauth2_server: OAuth2Server, http_server: Any
+) -> None:
+    with HttpClient(settings_for(oauth2_server)) as client:
+        echoed = client.request("GET", "/api/redirect", params={"to": http_server.url_for("/echo")}).json()
+        assert "authorization" not in echoed["headers"]
+        with pytest.raises(HttpError) as info:
+            client.request("GET", "/api/redirect", params={"to": http_server.url_for("/status/401")})
+    assert info.value.status_code == 401 and '"echo_auth": null' in info.value.body_excerpt
+    assert token_count(oauth2_server) == 1  # the other origin's 401 is not the token's fault
+    assert [status for _, _, status in oauth2_server.api_requests] == [200, 200]
+
+
 @pytest.mark.parametrize(
     ("status", "retry_after"),
     [(500, None), (503, None), (429, 0.2), (0, None)],
