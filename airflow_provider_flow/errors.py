@@ -26,8 +26,10 @@ The hierarchy (retryable by default marked ``R``; ``is_retryable`` may still say
     Added since, below the classes above:
     ├── FlowValidationError
     │   └── NestingTooDeepError              JSON nested deeper than can be parsed or walked
-    └── InvalidResponseError
-        └── PaginationLoopError              pagination went in a circle (a repeated request or page); never R
+    ├── InvalidResponseError
+    │   └── PaginationLoopError              pagination went in a circle (a repeated request or page); never R
+    └── HttpError
+        └── OAuth2TokenError                 the OAuth2 token endpoint refused a token; R as its status says
 """
 
 from __future__ import annotations
@@ -352,3 +354,17 @@ class DeliveryUnknownError(PartialDeliveryError):
 
 
 __all__ += ["DeliveryUnknownError"]
+
+
+class OAuth2TokenError(HttpError):
+    """The OAuth2 token endpoint answered a token request with an error status.
+
+    Retryable like any :class:`HttpError` of that status (5xx, 429 with ``Retry-After``, 408); a 400/401/403 (a
+    wrong client id or secret, an unknown scope) fails the same way on every try. The message names the redacted
+    token URL, the endpoint's OAuth2 ``error``/``error_description`` and the fix, never the secret or a token.
+    """
+
+    code = "oauth2_token_error"
+
+
+__all__ += ["OAuth2TokenError"]

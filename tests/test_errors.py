@@ -52,6 +52,7 @@ ERRORS = [
     PaginationLoopError("page 3 repeats page 1", details={"rule": "repeated_page"}),
     NestingTooDeepError("the response of GET http://api/x", details={"url": "http://api/x"}),
     errors.DeliveryUnknownError("no reply", cause=FlowConnectionError("reset"), details={"u": [1]}, retryable=False),
+    errors.OAuth2TokenError("token refused", status_code=400, method="POST", url="http://auth/token", retry_after=None),
 ]
 
 

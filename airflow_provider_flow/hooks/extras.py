@@ -1,14 +1,15 @@
 """Typed values from a connection's extra JSON: a bad one is a configuration error naming the connection, the key,
 the value and an example of a good one.
 
-Only option keys (timeouts, retries, TLS, redirects) go through here, and their values are no secrets, so they are
-shown as given: "timeout is 'abc'" is what a user needs to find the typo. Header values never are (see
-``check_header_value`` in ``http/settings.py``).
+Only option keys (timeouts, retries, TLS, redirects, OAuth2 options but the secret) go through here, and their
+values are no secrets, so they are shown as given: "timeout is 'abc'" is what a user needs to find the typo.
+Header values never are (see ``check_header_value`` in ``http/settings.py``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_flow.errors import FlowValidationError
@@ -52,6 +53,37 @@ def extra_seconds(value: Any, key: str, where: str) -> float:
     if not (math.isfinite(number) and number > 0):
         raise bad_extra(where, key, value, "a positive number of seconds", "30")
     return number
+
+
+def without_unset(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` without the keys whose value is null or ``""``: Airflow 3.3's declarative form saves every field
+    left empty that way, and an empty field means "not set" (not a header ``None``, not a timeout of ``""``)."""
+    return {key: value for key, value in extra.items() if value is not None and value != ""}
+
+
+def extra_text(value: Any, key: str, where: str) -> str:
+    """A non-empty string (numbers are accepted as their text: a numeric client id is still an id)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise bad_extra(where, key, value, "a non-empty string", '"..."')
+    return str(value).strip()
+
+
+def extra_choice(value: Any, key: str, where: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (any case)."""
+    text = str(value).strip().lower()
+    if text not in choices:
+        listed = " | ".join(repr(c) for c in choices)
+        raise bad_extra(where, key, value, f"one of {listed}", f'"{choices[0]}"')
+    return text
+
+
+def extra_words(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """Space-separated words, or a JSON list of strings (OAuth2 scopes): ``"read write"`` or ``["read", "write"]``."""
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(word for item in value for word in item.split())
+    raise bad_extra(where, key, value, "a space-separated string or a list of strings", '"read write"')
 
 
 def extra_attempts(value: Any, key: str, where: str) -> int:

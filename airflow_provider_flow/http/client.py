@@ -13,6 +13,9 @@ Retries: :mod:`.retry` (in-task, bounded; longer waits become Airflow retries). 
 were handed out is raised to the caller (it may have consumed partial data), as a retryable error for an Airflow
 retry. Every method is retried alike: a sink that must not resend a batch the server already took sets an
 idempotency key. Thread-safe: the sink sends batches through one client from a pool.
+OAuth2 client credentials (settings with ``oauth2``): every request carries a bearer token from
+:mod:`.oauth2`, fetched once per client through a second client of its own and shared by all threads; each token
+fetched joins the secrets this client scrubs from its messages and goes to the settings' ``on_secret``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from airflow_provider_flow.http.body_limit import BODY_LIMIT_EXTENSION, BodyLimi
 from airflow_provider_flow.http.deadline import RequestDeadline, deadline_scope, install_deadline_backend
 from airflow_provider_flow.http.decoding import ACCEPT_ENCODING, decode_within_limits
 from airflow_provider_flow.http.failures import FailureMapper
+from airflow_provider_flow.http.oauth2 import (
+    MAX_TOKEN_REPLY_BYTES,
+    AccessToken,
+    OAuth2ClientCredentials,
+    fetch_token,
+    token_endpoint_settings,
+)
 from airflow_provider_flow.http.redirects import refuse_body_dropping_redirects, refuse_credential_redirects
 from airflow_provider_flow.http.response import HttpResponse, StreamedResponse
 from airflow_provider_flow.http.retry import call_with_retries
@@ -44,17 +54,20 @@ T = TypeVar("T")
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
-def build_client(settings: HttpSettings, *, max_connections: int | None = None) -> httpx.Client:
+def build_client(
+    settings: HttpSettings, *, max_connections: int | None = None, auth: httpx.Auth | None = None
+) -> httpx.Client:
     """The one place an ``httpx.Client`` is built (swap the HTTP library here).
 
     It asks only for the encodings :mod:`.decoding` decodes (httpx would add ``br``/``zstd`` whenever their
-    libraries happen to be installed) unless the connection sets its own ``Accept-Encoding``."""
+    libraries happen to be installed) unless the connection sets its own ``Accept-Encoding``. ``auth`` replaces
+    the settings' basic auth (the OAuth2 bearer flow)."""
     limits = httpx.Limits(max_connections=max_connections or 10, max_keepalive_connections=max_connections or 10)
     headers = httpx.Headers(settings.all_headers())
     headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
     client = httpx.Client(
         headers=headers,
-        auth=httpx.BasicAuth(*settings.auth) if settings.auth else None,
+        auth=auth or (httpx.BasicAuth(*settings.auth) if settings.auth else None),
         timeout=settings.timeout.to_httpx(),
         verify=settings.verify,
         follow_redirects=settings.follow_redirects,
@@ -86,7 +99,12 @@ class HttpClient:
         self.state = state
         self.log: LoggerLike = logger or (state.log if state is not None else log)
         self.failures = FailureMapper(settings, settings.secret_values())
-        self._client = build_client(settings, max_connections=max_connections)
+        self._token_client: HttpClient | None = None
+        self.oauth2: OAuth2ClientCredentials | None = None
+        if settings.oauth2 is not None:
+            self._token_client = HttpClient(token_endpoint_settings(settings), state=state, logger=self.log)
+            self.oauth2 = OAuth2ClientCredentials(self._fetch_token, self._learn_token)
+        self._client = build_client(settings, max_connections=max_connections, auth=self.oauth2)
 
     def __enter__(self) -> HttpClient:
         return self
@@ -96,6 +114,8 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+        if self._token_client is not None:
+            self._token_client.close()
 
     def url_for(self, endpoint: str) -> str:
         return self.settings.url_for(endpoint)
@@ -181,6 +201,25 @@ class HttpClient:
             holder["cm"].__exit__(None, None, None)
 
     # -- internals ------------------------------------------------------------------------------------------
+
+    def _fetch_token(self) -> AccessToken:
+        """One token request to the OAuth2 token endpoint, through the token client (see :mod:`.oauth2`)."""
+        assert self._token_client is not None and self.settings.oauth2 is not None
+        token_client = self._token_client
+
+        def post(url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> HttpResponse:
+            limit = MAX_TOKEN_REPLY_BYTES
+            return token_client.request("POST", url, data=form, headers=headers, max_response_bytes=limit)
+
+        return fetch_token(self.settings.oauth2, post)
+
+    def _learn_token(self, token: str) -> None:
+        """A fetched token is a secret from now on: scrubbed from this client's messages (the mapper's list is
+        shared by reference with every message it builds) and handed to ``on_secret`` (Airflow's masker)."""
+        if token not in self.failures.secrets:
+            self.failures.secrets.append(token)
+        if self.settings.on_secret is not None:
+            self.settings.on_secret(token)
 
     def _label(self, method: str, url: str) -> str:
         """Method and URL as messages may show them: no credential, no secret query value."""

@@ -11,7 +11,9 @@ Every credential a service uses is listed by :meth:`HttpSettings.secret_values`,
 it whatever part of a request or reply it turns up in. A secret is decided by where a value comes from, not by
 the name of the header carrying it: every header of the connection (except the content-negotiation headers in
 :data:`PUBLIC_HEADERS`), its password and tokens, and every node header the node lists in ``sensitive_headers``.
-Those are also the headers a redirect to another origin drops (``http/redirects.py``). Header values are checked
+Those are also the headers a redirect to another origin drops (``http/redirects.py``). With :class:`OAuth2Settings`
+the client secret is one of them, and each access token fetched at run time joins them in the client
+(``http/oauth2.py``) and goes to ``on_secret``. Header values are checked
 for CR, LF and NUL when the settings are built: such a value is a configuration error, never a network one.
 """
 
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated
+from urllib.parse import quote_plus
 
 import httpx
 from pydantic import Field
@@ -84,6 +87,37 @@ class RetrySettings:
     jitter: float = 0.5
 
 
+#: How an OAuth2 client authenticates to the token endpoint (RFC 6749 section 2.3.1).
+TOKEN_AUTH_METHODS = ("client_secret_post", "client_secret_basic")
+
+
+@dataclass(frozen=True)
+class OAuth2Settings:
+    """OAuth2 client credentials (RFC 6749 section 4.4): where to get a token and who asks for it.
+
+    The token itself is fetched at run time by ``http/oauth2.py``, once per client and shared by its requests."""
+
+    token_url: str
+    client_id: str
+    client_secret: str
+    scopes: tuple[str, ...] = ()
+    audience: str | None = None
+    token_auth_method: str = "client_secret_post"
+
+    def basic_credentials(self) -> str:
+        """The ``Authorization: Basic`` value for ``client_secret_basic``: id and secret form-encoded first, as
+        RFC 6749 section 2.3.1 asks (a secret holding ``:`` or ``%`` would be misread otherwise)."""
+        pair = f"{quote_plus(self.client_id)}:{quote_plus(self.client_secret)}"
+        return base64.b64encode(pair.encode()).decode()
+
+    def secret_values(self) -> list[str]:
+        """The client secret and the header value carrying it (an endpoint may echo either)."""
+        return [self.client_secret, self.basic_credentials()]
+
+    def __repr__(self) -> str:  # never the secret
+        return f"OAuth2Settings(token_url={redact_url(self.token_url)!r}, client_id={self.client_id!r})"
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """Everything needed to talk to one HTTP service; resolved from an Airflow connection by ``FlowHttpHook``."""
@@ -100,6 +134,11 @@ class HttpSettings:
     #: Lower-case names of node headers marked sensitive (:meth:`with_overrides`); their values are in
     #: ``extra_secrets``.
     sensitive_headers: tuple[str, ...] = ()
+    #: OAuth2 client credentials: every request then carries a bearer token fetched at run time.
+    oauth2: OAuth2Settings | None = None
+    #: Called with every secret learnt at run time (a fetched OAuth2 access token). The hook layer passes Airflow's
+    #: masker here (``http/`` must not import Airflow); None in tests and scripts.
+    on_secret: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for name, value in self.headers.items():
@@ -117,6 +156,8 @@ class HttpSettings:
             values.append(base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode())
         if self.bearer_token:
             values.append(self.bearer_token)
+        if self.oauth2 is not None:
+            values.extend(self.oauth2.secret_values())
         values.extend(v for k, v in self.headers.items() if k.lower() not in PUBLIC_HEADERS and v)
         parts = httpx.URL(self.base_url) if self.base_url else None
         if parts is not None and parts.password:

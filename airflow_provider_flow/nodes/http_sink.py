@@ -46,6 +46,7 @@ from airflow_provider_flow.errors import (
     PartialDeliveryError,
 )
 from airflow_provider_flow.http.client import HttpClient
+from airflow_provider_flow.http.oauth2 import TOKEN_REQUEST_DETAIL
 from airflow_provider_flow.http.retry import call_with_retries
 from airflow_provider_flow.http.settings import (
     HTTP,
@@ -121,7 +122,7 @@ def sent_outcome(error: FlowError) -> Literal["never_sent", "unknown", "answered
     timeout, the overall deadline). ``answered``: the API replied (a non-2xx status). A transport failure of a kind
     not known to be harmless counts as unknown: guessing "never sent" wrongly duplicates data.
     """
-    if isinstance(error, FlowValidationError):
+    if isinstance(error, FlowValidationError) or error.details.get(TOKEN_REQUEST_DETAIL):  # no token, no request
         return "never_sent"
     if isinstance(error, FlowTimeoutError):
         if error.phase in ("connect", "pool", "write"):
