@@ -74,3 +74,44 @@ def test_allowed_keys_are_shown_as_written_aliases_included() -> None:
     allowed = str(info.value).split("allowed keys: ")[1].split(", ")
     assert "json" in allowed and "json_body" not in allowed
     assert "did you mean 'json'?" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "fixed"),
+    [
+        ("temp_c > 20", "temp_c > `20`"),
+        ("amount >= 1.5", "amount >= `1.5`"),
+        ("delta < -3", "delta < `-3`"),
+        ("status == 'paid' && amount > 20", "status == 'paid' && amount > `20`"),
+    ],
+)
+def test_bare_number_in_an_expression_shows_the_backtick_fix(expression: str, fixed: str) -> None:
+    from airflow_provider_flow.operators import TransformOperator
+
+    with pytest.raises(FlowValidationError) as info:  # at construction, i.e. when the DAG file is parsed
+        TransformOperator(task_id="t", data=[], operations=[{"filter": expression}])
+    message = str(info.value)
+    assert "numbers need backticks in JMESPath: `" in message and f"(write {fixed!r})" in message, message
+    TransformOperator(task_id="t", data=[], operations=[{"filter": fixed}])  # and the fix is accepted
+
+
+def test_a_number_after_a_dot_keeps_the_general_message() -> None:
+    from airflow_provider_flow.expressions.compiled import compile_expression
+
+    with pytest.raises(FlowValidationError) as info:
+        compile_expression("items.1")
+    assert "backticks" not in str(info.value) and 'quoted: "my-field"' in str(info.value)
+
+
+def test_readme_transform_example_compares_with_a_numeric_literal() -> None:
+    """The README's transform example shows the backtick form, and it is valid."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Transforms", 1)[1].split("###", 1)[0]
+    expressions = re.findall(r'\{"filter": "(.*?)"\}', section)
+    assert any(re.search(r"`\d+`", e) for e in expressions), expressions
+    from airflow_provider_flow.expressions.compiled import compile_expression
+
+    for expression in expressions:
+        compile_expression(expression)
