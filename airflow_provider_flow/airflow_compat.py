@@ -75,6 +75,7 @@ __all__ = [
     "ResolveMixin",
     "RetryDecision",
     "RetryPolicy",
+    "connection_ids_in_metadata_db",
     "mask_secret",
     "operator_lineage_class",
     "task_level_params",
@@ -87,3 +88,24 @@ def operator_lineage_class() -> Any:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     return OperatorLineage
+
+
+def connection_ids_in_metadata_db(limit: int = 1000) -> list[str]:
+    """Connection ids stored in Airflow's metadata DB (at most ``limit``), for "did you mean" hints.
+
+    Reads the ORM, which Airflow 3 blocks inside a real worker's task process (it raises there; callers treat any
+    failure as "no ids"); ``dag.test()``, the API server and the CLI can read it. A SQLite DB file that does not
+    exist is not opened, so asking never creates one.
+    """
+    import os
+
+    from airflow import settings
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    url = str(getattr(settings, "SQL_ALCHEMY_CONN", None) or "")
+    if not url or (url.startswith("sqlite:///") and not os.path.exists(url.removeprefix("sqlite:///").split("?")[0])):
+        return []
+    with create_session() as session:
+        return [str(conn_id) for conn_id in session.scalars(select(Connection.conn_id).limit(limit))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,9 +54,9 @@ def _walk_loc(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[list[
             annotation = field.annotation if field is not None else Any
             path.append(item)
         elif origin in (Union, UnionType):
-            # pydantic names the union member it tried; that tag is not part of what the user wrote
-            matching = [m for m in union_models(annotation) if m.__name__ == item]
-            annotation = matching[0] if matching else Any
+            # pydantic names the union member it tried (its class, or its discriminator tag such as 'page');
+            # that tag is not part of what the user wrote
+            annotation = union_member(annotation, item) or Any
         elif origin in (list, tuple, set) and isinstance(item, int):
             annotation = args[0] if args else Any
             path.append(item)
@@ -106,7 +106,7 @@ def validation_error_from_pydantic(
 
 def allowed_keys_hint(model: type[BaseModel], key: str) -> str:
     """'did you mean ...? allowed keys: ...' for an unknown key of ``model``."""
-    allowed = sorted(model.model_fields)
+    allowed = sorted(info.alias or name for name, info in model.model_fields.items())  # as a DAG author writes them
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"{hint}allowed keys: {', '.join(allowed)}"
@@ -120,6 +120,21 @@ def union_models(annotation: Any) -> list[type[BaseModel]]:
     if origin in (Union, UnionType):
         return [model for arg in args for model in union_models(arg)]
     return [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []
+
+
+def union_member(annotation: Any, tag: int | str) -> type[BaseModel] | None:
+    """The member of a union that pydantic's location ``tag`` names: by class name (a plain union) or by the
+    value of a ``Literal`` field (a discriminated union, e.g. ``{"type": "page"}`` is tagged ``page``)."""
+    models = union_models(annotation)
+    for model in models:
+        if model.__name__ == tag:
+            return model
+    tagged = [m for m in models if any(tag in _literal_values(f.annotation) for f in m.model_fields.values())]
+    return tagged[0] if len(tagged) == 1 else None
+
+
+def _literal_values(annotation: Any) -> tuple[Any, ...]:
+    return get_args(annotation) if get_origin(annotation) is Literal else ()
 
 
 #: Prefixes pydantic puts before the message of a validator's own ValueError/AssertionError: noise to a DAG author.

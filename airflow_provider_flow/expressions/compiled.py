@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -125,9 +126,14 @@ def compile_expression(source: Any, *, field: str = "expression") -> Expression:
             reason = f"incomplete expression (ends at position {position})"
         else:
             reason = f"syntax error at position {position} (near {token!r})"
+        number = bare_number_hint(source, position) if str(getattr(exc, "token_type", "")).lower() == "number" else None
         raise FlowValidationError(
-            f"invalid JMESPath expression {source!r}: {reason}. Literals are written `1`, `true`, 'text'; "
-            'field names with dashes or spaces are quoted: "my-field"',
+            f"invalid JMESPath expression {source!r}: "
+            + (
+                number
+                or f"{reason}. Literals are written `1`, `true`, 'text'; "
+                'field names with dashes or spaces are quoted: "my-field"'
+            ),
             field=field,
             value=source,
         ) from None
@@ -150,6 +156,25 @@ def compile_expression(source: Any, *, field: str = "expression") -> Expression:
         _calls_functions=calls(parsed.parsed, CHARGING),
         _measure_result=growth > MEASURED_GROWTH,
     )
+
+
+#: A number as JMESPath's lexer reads one (``20``, ``-3``, ``1.5``, ``2e3``).
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def bare_number_hint(source: str, position: int | None) -> str | None:
+    """The fix for a bare number where a value belongs (``temp_c > 20``), or None when that is not the mistake.
+
+    A first JMESPath filter almost always compares with a plain number; JMESPath reads ``20`` only as a literal
+    in backticks, and its own error ("syntax error near 20") does not say so. ``foo.1`` (a field named "1") is a
+    different mistake and keeps the general message.
+    """
+    found = _NUMBER.match(source, position) if position is not None else None
+    if found is None or source[:position].rstrip().endswith((".", "[")):
+        return None
+    literal = f"`{found.group()}`"
+    fixed = source[: found.start()] + literal + source[found.end() :]
+    return f"numbers need backticks in JMESPath: {literal} (write {fixed!r})"
 
 
 def check_expression(source: str) -> str:

@@ -39,6 +39,7 @@ from airflow_provider_flow.core.runtime import RuntimeResult
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
 from airflow_provider_flow.hooks.connections import known_secrets, register_secrets
+from airflow_provider_flow.operators.arguments import check_operator_arguments
 from airflow_provider_flow.operators.lineage import FlowLineageMixin
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
 from airflow_provider_flow.redaction import SecretScrubber
@@ -148,6 +149,8 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
         retry_policy: Any = _NOT_SET,
         **kwargs: Any,
     ) -> None:
+        # before BaseOperator's generic "Invalid arguments were passed": name the typo and the closest keyword
+        check_operator_arguments(type(self), FlowNodeOperator, kwargs)
         if HAS_RETRY_POLICY:
             kwargs["retry_policy"] = FlowRetryPolicy() if retry_policy is _NOT_SET else retry_policy
         elif retry_policy not in (_NOT_SET, None):
