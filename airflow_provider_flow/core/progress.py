@@ -54,6 +54,9 @@ MAX_STRIDE = 32
 #: The clock is meant to be read about this often (seconds) while records stream fast.
 _CHECK_SPACING = 0.05
 
+#: The clock reporters read unless given one: a test of a whole node swaps it for one it moves by hand.
+CLOCK: Callable[[], float] = time.monotonic
+
 
 def _human_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -106,8 +109,8 @@ class ProgressReporter:
     ``total_records`` / ``total_bytes``: what the whole run will amount to, when the runtime knows it, for the
     ``~Ns left`` estimate (a runtime whose output count differs from its input, a filter say, counts its input
     with :meth:`track_input` instead). ``details``: called for the summary line, for counts only the runtime
-    knows (tokens spent, records repaired). ``clock``: a monotonic clock; a test injects one to move time by
-    hand (the clock is then read on every update, so what a test sees does not depend on the stride).
+    knows (tokens spent, records repaired). ``clock``: a monotonic clock (default :data:`CLOCK`); a test injects
+    one to move time by hand.
     """
 
     def __init__(
@@ -136,12 +139,11 @@ class ProgressReporter:
         self.pages = 0
         self.finished = False
         self._live_bytes = 0  # of a body still downloading, not yet in ``bytes``
-        self._clock = clock or time.monotonic
-        self._adaptive = clock is None
+        self._clock = clock or CLOCK
         self._started = self._clock()
         self._next_line = self._started + min(FIRST_LINE_AFTER, self.interval)
         self._stride = 1
-        self._countdown = 1
+        self._countdown = self._stride
         self._updates = 0  # record-only updates up to the last clock read (for the stride)
 
     # -- counting ---------------------------------------------------------------------------------------------
@@ -187,11 +189,10 @@ class ProgressReporter:
 
     def _tick(self) -> None:
         now = self._clock()
-        if self._adaptive:
-            self._updates += self._stride - max(self._countdown, 0)
-            elapsed = now - self._started
-            if elapsed >= _CHECK_SPACING:  # too early, and a fast first burst would set a long stride
-                self._stride = max(1, min(MAX_STRIDE, int(self._updates / elapsed * _CHECK_SPACING)))
+        self._updates += self._stride - max(self._countdown, 0)
+        elapsed = now - self._started
+        if elapsed >= _CHECK_SPACING:  # too early, and a fast first burst would set a long stride
+            self._stride = max(1, min(MAX_STRIDE, int(self._updates / elapsed * _CHECK_SPACING)))
         self._countdown = self._stride
         if now >= self._next_line:
             self._next_line = now + self.interval
@@ -209,7 +210,8 @@ class ProgressReporter:
 
     def _rate(self, elapsed: float, bytes_shown: int) -> str:
         if self.records or not bytes_shown:
-            return f"{self.records / elapsed:,.0f} records/s"
+            rate = self.records / elapsed
+            return f"{rate:,.1f} records/s" if rate < 10 else f"{rate:,.0f} records/s"  # 0.4/s is not 0/s
         return f"{_human_bytes(bytes_shown / elapsed)}/s"
 
     def _left(self, elapsed: float, bytes_shown: int) -> str | None:
