@@ -76,6 +76,14 @@ def _human_duration(seconds: float) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
+def _clock_time(seconds: float) -> str:
+    """``3m 05s``, ``2h 04m``: how long a finished run took, for the summary line."""
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
 def counted(count: int, noun: str) -> str:
     """``1 record``, ``12,345 records``, ``1 batch``, ``3 batches``: log lines a person reads say it right."""
     if count == 1:
@@ -237,7 +245,7 @@ class ProgressReporter:
     def summary(self, output: str | None = None, details: str | None = None) -> str:
         """``12,345 records, 4.2 MiB, 3 pages in 10.0s (1,234 records/s) -> <output>; <details>``."""
         elapsed = max(self._clock() - self._started, 1e-9)
-        took = f"{elapsed:.1f}s" if elapsed < 100 else _human_duration(elapsed)
+        took = f"{elapsed:.1f}s" if elapsed < 100 else _clock_time(elapsed)
         text = f"{', '.join(self._counts(self.bytes))} in {took} ({self._rate(elapsed, self.bytes)})"
         if output:
             text += f" -> {output}"

@@ -152,7 +152,8 @@ class HttpSourceRuntime:
         storage = None
         if config.output_path is not None:
             storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
-        progress = ProgressReporter(state.log, f"http.source {config.method} {settings.safe_url(config.endpoint)}")
+        label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
+        progress = ProgressReporter(state.log, label)
         with HttpClient(settings, state=state) as client:
             records = self._all_pages(client, config, paginator, state, records_expr, progress)
             result = emit_records(
