@@ -132,11 +132,14 @@ class HttpClient:
         data: Mapping[str, Any] | None = None,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         streams_to_file: bool | None = None,
+        on_bytes: Callable[[int], None] | None = None,
     ) -> HttpResponse:
         """Send a request and read the whole (bounded) body, retrying retryable failures within the budget.
 
         ``streams_to_file`` tells whether the caller already streams its records to a file (True), could (False),
-        or has no such option (None): the hint of a :class:`ResponseTooLargeError` depends on it."""
+        or has no such option (None): the hint of a :class:`ResponseTooLargeError` depends on it. ``on_bytes``
+        hears the body's bytes read so far after every chunk (from 0 again on a retry): a slow body still shows
+        progress in the task log."""
         full_url = self.url_for(url)
         limit = self._body_limit(method, full_url, max_response_bytes, streams_to_file)
 
@@ -144,7 +147,14 @@ class HttpClient:
             deadline = self._request_deadline(method, full_url)
             with self._open(method, full_url, params, headers, json, content, data, deadline, limit) as response:
                 streamed = StreamedResponse(self.failures, response, deadline)
-                body = streamed.read()
+                if on_bytes is None:
+                    body = streamed.read()
+                else:
+                    chunks = []
+                    for chunk in streamed.iter_bytes():
+                        chunks.append(chunk)
+                        on_bytes(streamed.bytes_read)
+                    body = b"".join(chunks)
                 return HttpResponse(
                     response.status_code,
                     response.headers,

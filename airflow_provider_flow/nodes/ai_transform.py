@@ -11,10 +11,9 @@ cache) is summed, logged at the end and pushed to XCom under ``usage``.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -24,7 +23,7 @@ from jsonschema.exceptions import SchemaError
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
-from airflow_provider_flow.core.progress import ProgressReporter
+from airflow_provider_flow.core.progress import ProgressReporter, counted
 from airflow_provider_flow.core.runtime import RuntimeResult
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import LlmOutputError
@@ -38,6 +37,7 @@ from airflow_provider_flow.llm.settings import LLM
 from airflow_provider_flow.records.codecs import RecordFormat
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.output import emit_records
+from airflow_provider_flow.records.totals import expected_records
 from airflow_provider_flow.storage.base import node_storage
 
 
@@ -155,6 +155,25 @@ class _Stats:
             "tokens_saved_by_cache": self.saved_tokens,
         }
 
+    def describe(self) -> str:
+        """For the summary line: ``6 completions, 1,234 tokens (1,000 prompt + 234 completion), 2 cached ...``."""
+        usage = self.usage
+        parts = [
+            counted(usage.completions, "completion"),
+            f"{counted(usage.total_tokens, 'token')} ({usage.prompt_tokens:,} prompt + "
+            f"{usage.completion_tokens:,} completion)",
+        ]
+        if self.cached:
+            parts.append(f"{self.cached:,} cached ({counted(self.saved_tokens, 'token')} saved)")
+        for name, count in (
+            ("repaired", self.repaired),
+            ("skipped", self.skipped),
+            ("kept invalid", self.kept_invalid),
+        ):
+            if count:
+                parts.append(f"{count:,} {name}")
+        return ", ".join(parts)
+
 
 @dataclass
 class _Slot:
@@ -167,6 +186,12 @@ class _Slot:
     outcome: Outcome | None = None
     future: Future[list[Outcome]] | None = None
     position: int = 0
+
+
+def _then(records: Iterator[Any], after: Callable[[], None]) -> Iterator[Any]:
+    """``records``, then ``after()`` once they are exhausted (before the consumer logs its summary)."""
+    yield from records
+    after()
 
 
 def default_cache_path(state: ExecutionState) -> str:
@@ -208,25 +233,36 @@ class AiTransformRuntime:
         merger = ReplyMerger(
             declared_fields(config.output_schema, config.output_model), config.output_field, config.overwrite_fields
         )
-        progress = ProgressReporter(state.log, "ai.transform")
+        # The one summary line carries what was spent (tokens, cache hits, repairs): after a failure too.
+        progress = ProgressReporter(state.log, f"ai.transform {config.model}", details=stats.describe)
+        warned = False
+
+        def warn_once() -> None:
+            """The cache's and the merger's warnings, once, before the summary line (so that one ends the log)."""
+            nonlocal warned
+            if not warned:
+                warned = True
+                if cache is not None:
+                    cache.report(state.log)
+                merger.warn(state.log)
+
         try:
             with HttpClient(settings.http_settings(), state=state, max_connections=config.max_concurrency) as client:
                 caller = ChatCaller(config, client, state, on_usage=stats.add_usage)
                 trusted = (storage.root,) if storage is not None else ()
                 inputs = input_records(input, state, trusted_bases=trusted)
-                records = self._run(_Run(config, caller, cache, stats, merger), inputs)
+                inputs = progress.track_input(inputs, expected_records(input))
+                records = _then(self._run(_Run(config, caller, cache, stats, merger), inputs), warn_once)
                 result = emit_records(
                     records, progress, storage=storage, output_path=config.output_path, format=config.output_format
                 )
         finally:
             if cache is not None:
                 cache.close()
-                cache.report(state.log)
-            merger.warn(state.log)
-            summary = {**stats.as_dict(), **merger.counts()}
-            state.log.info("ai.transform summary: %s", json.dumps(summary, sort_keys=True))
+            warn_once()
+            progress.stopped()  # logs only when emit_records has not logged the 'done' line
         # Records (or their file) stay the return value downstream nodes read; usage goes to its own XCom key.
-        return RuntimeResult(result, extra_xcom={"usage": summary})
+        return RuntimeResult(result, extra_xcom={"usage": {**stats.as_dict(), **merger.counts()}})
 
     @staticmethod
     def _run(run: _Run, records: Iterable[Any]) -> Iterator[Any]:

@@ -20,6 +20,7 @@ from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.records.codecs import Encoding, RecordFormat
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.records.totals import expected_records
 from airflow_provider_flow.records.writer import write_records
 from airflow_provider_flow.storage.atomic import WriteMode
 from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
@@ -45,7 +46,7 @@ class FileSinkRuntime:
 
     def execute(self, config: FileSinkConfig, input: Any, state: ExecutionState) -> FileReference:
         storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
-        progress = ProgressReporter(state.log, f"file.sink {config.path!r}")
+        progress = ProgressReporter(state.log, f"file.sink {config.path!r}", total_records=expected_records(input))
         records = paced(input_records(input, state, trusted_bases=(storage.root,)), state, "write", progress)
         ref = write_records(
             storage.root,
@@ -59,13 +60,5 @@ class FileSinkRuntime:
             base_path=storage.base_path,
         )
         progress.bytes = ref.bytes
-        progress.finish()
-        state.log.info(
-            "file.sink wrote %s: %d records, %d bytes, sha256 %s (mode %s)",
-            ref.path,
-            ref.records,
-            ref.bytes,
-            ref.sha256,
-            config.mode,
-        )
+        progress.finish(output=f"{ref.path} (mode {config.mode}, sha256 {ref.sha256})")
         return ref

@@ -79,7 +79,8 @@ class FileSourceRuntime:
                 retryable=False,
             )
         formats = {path: detect_format(path, config.format) for path in paths}
-        total = sum(self._size(base, path) for path in paths)
+        sizes = {path: self._size(base, path) for path in paths}
+        total = sum(sizes.values())
         inline = config.output == "records" or (config.output == "auto" and total <= config.max_inline_bytes)
         state.log.info(
             "file.source: %d file(s), %d bytes under %s -> %s",
@@ -88,14 +89,14 @@ class FileSourceRuntime:
             base,
             "records" if inline else "references",
         )
+        progress = ProgressReporter(state.log, f"file.source {config.path!r}", page_noun="file", total_bytes=total)
         if inline:
-            progress = ProgressReporter(state.log, f"file.source {config.path!r}")
             records: list[Any] = []
             for path in paths:
                 read = iter_records(base, path, format=formats[path], encoding=config.encoding)
                 records.extend(paced(read, state, "read", progress))
-            progress.bytes = total
-            progress.finish()
+                progress.update(bytes=sizes[path], pages=1)
+            progress.finish(output="XCom")
             return records
         refs = []
         for path in paths:
@@ -108,10 +109,13 @@ class FileSourceRuntime:
                 base_path=storage.base_path,
                 encoding=config.encoding,
             )
-            state.log.info(
+            state.log.debug(
                 "file.source: %s has %d records, %d bytes, sha256 %s", ref.path, ref.records, ref.bytes, ref.sha256
             )
+            progress.update(records=ref.records, bytes=ref.bytes, pages=1)
             refs.append(ref)
+        where = f"{refs[0].path} (sha256 {refs[0].sha256})" if len(refs) == 1 else f"{len(refs):,} references"
+        progress.finish(output=where)
         return refs if pattern else refs[0]
 
     @staticmethod

@@ -59,6 +59,7 @@ from airflow_provider_flow.http.settings import (
 from airflow_provider_flow.records.delivery import BatchSpan, DeliveryLedger, Problem, format_ranges, merged_ranges
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.reference import as_reference
+from airflow_provider_flow.records.totals import expected_records
 from airflow_provider_flow.storage.base import node_storage
 
 
@@ -169,7 +170,9 @@ class HttpSinkRuntime:
         )
         url = settings.url_for(config.endpoint)
         safe_url = settings.safe_url(url)
-        progress = ProgressReporter(state.log, f"http.sink {config.method} {safe_url}", page_noun="batch")
+        progress = ProgressReporter(
+            state.log, f"http.sink {config.method} {safe_url}", page_noun="batch", total_records=expected_records(input)
+        )
         ledger = DeliveryLedger()
         input_error: FlowError | None = None
         next_offset = 0  # first record never handed to a batch
@@ -221,7 +224,7 @@ class HttpSinkRuntime:
         if ledger.problems or input_error is not None:
             raise self._failure(config, state, ledger, input_error, next_offset, safe_url)
         self._log_resent(config, state, ledger)
-        progress.finish()
+        progress.finish(output=f"{ledger.accepted_records:,} accepted, 0 rejected")
         return {
             "accepted_records": ledger.accepted_records,
             "batches": len(ledger.accepted),

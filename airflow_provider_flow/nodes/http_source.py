@@ -152,7 +152,8 @@ class HttpSourceRuntime:
         storage = None
         if config.output_path is not None:
             storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
-        progress = ProgressReporter(state.log, f"http.source {config.method} {settings.safe_url(config.endpoint)}")
+        label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
+        progress = ProgressReporter(state.log, label)
         with HttpClient(settings, state=state) as client:
             records = self._all_pages(client, config, paginator, state, records_expr, progress)
             result = emit_records(
@@ -165,13 +166,6 @@ class HttpSourceRuntime:
             )
         if isinstance(result, list):
             return result
-        state.log.info(
-            "http.source wrote %d records (%d bytes, %d pages) to %s",
-            result.records,
-            result.bytes,
-            progress.pages,
-            result.path,
-        )
         return result.model_copy(update={"pages": progress.pages})
 
     def _all_pages(
@@ -272,7 +266,10 @@ class HttpSourceRuntime:
         progress: ProgressReporter,
     ) -> PageRecords:
         """One JSON page: read whole (bounded), records extracted, then where the next page is."""
-        response = client.request(config.method, url, **self._request(config, params))
+        try:
+            response = client.request(config.method, url, **self._request(config, params), on_bytes=progress.receiving)
+        finally:
+            progress.received()
         progress.update(bytes=len(response.content))
         body = response.json()
         # What records_path may build: the usual bound, or twice the body when that is larger (a page's records
@@ -318,8 +315,9 @@ class HttpSourceRuntime:
                     ) from None
                 count += 1
                 digest.add_line(line)
-                progress.update(bytes=response.bytes_read - seen)
-                seen = response.bytes_read
+                if response.bytes_read != seen:  # a new chunk arrived: once per chunk, not per record
+                    progress.update(bytes=response.bytes_read - seen)
+                    seen = response.bytes_read
                 yield record
             links = response.links
         nxt_url, nxt_params = paginator.next_request(url=url, params=params, count=count, links=links)

@@ -35,6 +35,7 @@ from airflow_provider_flow.records.operations import (
 )
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.records.totals import expected_records
 from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
 
 TRANSFORM_OPERATIONS = ("filter", "select", "map", "rename", "drop", "limit", "sort_by", "unique_by", "apply")
@@ -186,7 +187,10 @@ class TransformRuntime:
         if config.output_path is not None:  # resolved before reading, so its files count as this node's own
             storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
         trusted = () if storage is None else (storage.root,)
-        records = run_pipeline(input_records(input, state, trusted_bases=trusted), stages, state=state)
+        # Counted as read, not only as written: a filter or a sort lets few records out for long, and the
+        # estimate follows the input whose size is known.
+        read = progress.track_input(input_records(input, state, trusted_bases=trusted), expected_records(input))
+        records = run_pipeline(read, stages, state=state)
         return emit_records(
             records, progress, storage=storage, output_path=config.output_path, format=config.output_format
         )

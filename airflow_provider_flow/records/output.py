@@ -27,20 +27,22 @@ def emit_records(
 ) -> list[Any] | FileReference:
     """All ``records`` as a list, or, with ``output_path``, written to that file under ``storage``.
 
-    Counts every record in ``progress`` and logs its summary once everything is out (the file published).
+    Counts every record in ``progress`` and logs its one summary line once everything is out (the file
+    published), ending in where the records went: ``-> XCom`` or ``-> <path>``.
     """
     if output_path is None:
         out: list[Any] = []
         for record in records:
             out.append(record)
-            progress.update(records=1)
-        progress.finish()
+            progress.add_record()
+        progress.finish(output="XCom")
         return out
     if storage is None:
         raise ValueError("emit_records: output_path needs the node's storage")  # a bug in the calling runtime
     with RecordWriter(storage.root, output_path, format=format, mode=mode) as writer:
         for record in records:
             writer.write(record)
-            progress.update(records=1)
-    progress.finish()
-    return writer.reference(fs_conn_id=storage.fs_conn_id, base_path=storage.base_path)
+            progress.add_record()
+    ref = writer.reference(fs_conn_id=storage.fs_conn_id, base_path=storage.base_path)
+    progress.finish(output=ref.path)
+    return ref

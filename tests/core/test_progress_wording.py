@@ -30,5 +30,5 @@ def test_the_summary_line_uses_the_runtimes_unit(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.INFO, logger="progress-test"):
         reporter.finish()
     line = caplog.records[-1].getMessage()
-    assert "1 record (" in line and "1 batch," in line
-    assert "pages" not in line and "records" not in line
+    assert " done: 1 record, 10 B, 1 batch in " in line
+    assert "pages" not in line and "1 records" not in line and "batches" not in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def _run(server: FakeLlmServer, records: Any = RECORDS, *, base: Path | None = N
 
 def test_records_are_enriched_with_validated_output(llm_server: FakeLlmServer, caplog) -> None:
     caplog.set_level(logging.INFO, logger="test.ai_transform")
-    out = _run(llm_server, temperature=0.2, max_tokens=50)
+    result = _run_full(llm_server, temperature=0.2, max_tokens=50)
+    out = result.value
     assert [r["id"] for r in out] == [r["id"] for r in RECORDS]  # input order kept
     first_prompt = "[id:0] Describe: item number 0 is here"
     assert out[0] == {"id": "0", "text": "item number 0 is here", "words": 7, "shout": first_prompt[:20].upper()}
@@ -64,10 +66,13 @@ def test_records_are_enriched_with_validated_output(llm_server: FakeLlmServer, c
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == DEFAULT_REPLY_SCHEMA
     assert len(llm_server.requests) == 6
-    summary = next(r.getMessage() for r in caplog.records if "ai.transform summary" in r.getMessage())
-    stats = json.loads(summary.split("summary: ", 1)[1])
+    stats = result.extra_xcom["usage"]
     assert stats["usage"]["completions"] == 6 and stats["usage"]["total_tokens"] > 0
     assert stats["usage"]["total_tokens"] == stats["usage"]["prompt_tokens"] + stats["usage"]["completion_tokens"]
+    # The one summary line says the same to a person reading the log.
+    done = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ai.transform fake-1 done: ")]
+    assert len(done) == 1 and "6 completions" in done[0], done
+    assert f"{stats['usage']['total_tokens']:,} tokens" in done[0]
     assert llm_server.api_key not in caplog.text
 
 
@@ -147,10 +152,12 @@ def test_persistent_5xx_is_a_retryable_http_error_and_spent_tokens_are_logged(
     with pytest.raises(HttpError) as info:
         _run(llm_server, max_concurrency=1)
     assert info.value.status_code == 500 and info.value.is_retryable
-    summary = next(r.getMessage() for r in caplog.records if "ai.transform summary" in r.getMessage())
-    stats = json.loads(summary.split("summary: ", 1)[1])
+    stopped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ai.transform fake-1 stopped: ")]
+    assert len(stopped) == 1 and not any(" done: " in r.getMessage() for r in caplog.records), stopped
+    completions = re.search(r"; (\d+) completions?,", stopped[0])
     answered = [r for r in llm_server.requests if r.record_id != "2"]  # in-flight records count too
-    assert stats["usage"]["completions"] == len(answered) >= 2 and stats["records_out"] == 2
+    assert completions is not None and int(completions.group(1)) == len(answered) >= 2
+    assert "stopped: 2 records in " in stopped[0]
 
 
 def test_retry_after_failure_sends_no_request_for_finished_records(llm_server: FakeLlmServer, tmp_path) -> None:

@@ -144,7 +144,7 @@ def test_transform_and_ai_tasks_in_one_dag_run(
     assert "HTTP 401" in log and "Incorrect API key provided: ***" in log  # echoed by the server, scrubbed
 
     # Logs were captured (the summary line is there) and no API key appears in them.
-    assert "ai.transform summary" in log
+    assert "ai.transform fake-1 done: " in log
     assert llm_server.api_key not in log and WRONG_KEY not in log
 
 
