@@ -30,7 +30,7 @@ from tests.fixtures.http_server import FlowHttpServer
 from tests.fixtures.llm_server import MODELS, FakeLlmServer
 
 pytestmark = pytest.mark.e2e
-DIALOG = "//*[@role='dialog']"
+DIALOG = "//*[@role='dialog'][@aria-modal='true']"
 TRIGGER = f"{DIALOG}//button[normalize-space(.)='Trigger']"
 HOSTILE_NAME = "../../etc/browser_escape.json"
 LIMIT = 7
