@@ -145,15 +145,26 @@ class Browser:
         """Click the open drop-down's option showing exactly ``text``."""
         self.clickable(f"//*[contains(@id, '-option-')][normalize-space(.)='{text}']").click()
 
-    def toast(self, title: str, timeout: float = 60) -> str:
-        """Wait for a toast titled ``title`` and return its description (toasts vanish after 5 s: read it now)."""
-        xpath = f"//*[@data-scope='toast'][@data-part='root'][.//*[@data-part='title'][normalize-space(.)='{title}']]"
+    def toast(self, timeout: float = 60) -> str:
+        """The first toast on the page as "title | description", once both are rendered (toasts vanish after
+        5 s: this reads it at once; open a fresh page before an action whose toast you want)."""
+
+        def shown(driver: webdriver.Chrome) -> str | None:
+            for toast in driver.find_elements(By.XPATH, "//*[@data-scope='toast'][@data-part='root']"):
+                parts = [
+                    toast.find_elements(By.XPATH, f".//*[@data-part='{part}']") for part in ("title", "description")
+                ]
+                texts = [found[0].text.strip() if found else "" for found in parts]
+                if all(texts):
+                    return " | ".join(texts)
+            return None
+
         try:
-            toast: WebElement = self.wait(timeout).until(ec.visibility_of_element_located((By.XPATH, xpath)))
-            return toast.find_element(By.XPATH, ".//*[@data-part='description']").text
+            text: str = self.wait(timeout).until(shown)
         except Exception:
-            self.save_page(f"failed-toast-{title.replace(' ', '-')}")
+            self.save_page("failed-toast")
             raise
+        return text
 
     def log_lines(self, timeout: float = 60) -> list[str]:
         """The rendered lines of the task log viewer (each line's number, time, level and message on one line)."""

@@ -69,9 +69,7 @@ def _press_test(browser: Browser, conn_id: str) -> str:
     browser.open("/connections")
     row = f"//tr[.//td[normalize-space(.)='{conn_id}']]"
     browser.clickable(f"{row}//button[@aria-label='Test Connection']").click()
-    toast = "//*[@data-scope='toast'][@data-part='root']"
-    element = browser.wait().until(lambda d: next(iter(d.find_elements(By.XPATH, toast)), None))
-    return " | ".join(part.text for part in element.find_elements(By.XPATH, ".//*[@data-part][not(*)]"))
+    return browser.toast()
 
 
 def test_connection_forms_in_the_browser(browser: Browser) -> None:
