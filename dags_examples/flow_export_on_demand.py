@@ -3,7 +3,7 @@
 Trigger it from the UI ("Trigger DAG" shows the form) or the REST API with ``conf``. The form is typed, described
 and validated by Airflow before a run is created:
 
-* ``endpoint``: one of the demo API's order lists (an ``enum`` -> a drop-down);
+* ``endpoint``: one of the demo API's order lists (an ``enum`` -> a drop-down showing ``values_display`` labels);
 * ``limit``: an integer between 1 and 500;
 * ``output_name``: a plain file name (``pattern``: no ``/``, no ``..``, no leading dot, a known extension), so a
   hostile value is refused with HTTP 400 before anything runs.
@@ -25,6 +25,13 @@ from airflow_provider_flow.operators.transform import TransformOperator
 
 #: A plain relative file name: starts with a letter or digit, no separators, one of the sink's formats.
 OUTPUT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(ndjson|json|csv)$"
+#: The drop-down's labels: a person picks "Paid orders", the run gets the path.
+ENDPOINTS = {
+    "/api/orders": "All orders (/api/orders)",
+    "/api/orders/paid": "Paid orders (/api/orders/paid)",
+    "/api/orders/pending": "Pending orders (/api/orders/pending)",
+    "/api/orders/refunded": "Refunded orders (/api/orders/refunded)",
+}
 
 with DAG(
     dag_id="flow_export_on_demand",
@@ -33,12 +40,14 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     tags=["flow", "example", "params"],
+    doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=5)},
     params={
         "endpoint": Param(
             "/api/orders/paid",
             type="string",
-            enum=["/api/orders", "/api/orders/paid", "/api/orders/pending", "/api/orders/refunded"],
+            enum=list(ENDPOINTS),
+            values_display=ENDPOINTS,
             title="Endpoint",
             description="Which order list of the demo API to export.",
         ),
@@ -55,8 +64,9 @@ with DAG(
             type="string",
             pattern=OUTPUT_NAME_PATTERN,
             title="Output file name",
-            description="A plain file name ending in .ndjson, .json or .csv; written under exports/ in the "
-            "flow_demo_fs base folder.",
+            description="A plain file name: a letter or digit first, then letters, digits, '_' or '-', ending "
+            "in .ndjson, .json or .csv (e.g. orders_export.ndjson); at most 64 characters before the extension. No "
+            "folders: the file is written to exports/ in the flow_demo_fs base folder.",
         ),
     },
 ) as dag:

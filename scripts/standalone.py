@@ -5,8 +5,13 @@ Starts the demo server, sets the example connections (``AIRFLOW_CONN_*``) and ru
 prints the UI URL and the file holding the generated ``admin`` password, then keeps running until Ctrl-C (or
 SIGTERM), and stops everything it started.
 
-Usage: ``scripts/standalone.sh [--port 8080] [--home .demo/standalone-home] [--base .demo/data]``.
-Port 8080 is used when free, otherwise any free port (printed).
+Usage: ``scripts/standalone.sh [--port 8080] [--home .demo/standalone-home] [--base .demo/data]
+[--test-connection Enabled|Disabled|Hidden]``. Port 8080 is used when free, otherwise any free port (printed).
+
+The connections page's "Test" button is enabled by default here (``[core] test_connection = Enabled``): this
+Airflow listens on 127.0.0.1 only and has one user, and the button is how a person checks a new ``flow_llm`` or
+``flow_http`` connection. Airflow's own default is ``Disabled`` because on a shared Airflow every user who may
+edit connections could make the api-server send requests anywhere; ``--test-connection Disabled`` restores it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from demo_server.connections import demo_env  # noqa: E402
 from demo_server.server import DemoServer  # noqa: E402
 
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
+#: The values of Airflow's ``[core] test_connection`` option.
+TEST_CONNECTION_MODES = ("Enabled", "Disabled", "Hidden")
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -45,7 +52,11 @@ def free_port(preferred: int | None = None) -> int:
     raise RuntimeError("no free port")
 
 
-def standalone_env(home: Path, base: Path, port: int, server_url: str) -> dict[str, str]:
+def standalone_env(
+    home: Path, base: Path, port: int, server_url: str, test_connection: str = "Enabled"
+) -> dict[str, str]:
+    """The environment of ``airflow standalone``: none of the caller's ``AIRFLOW*`` variables (a stray
+    ``AIRFLOW_HOME`` or ``AIRFLOW__CORE__*`` must not point the demo at another database), then ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     url = f"http://127.0.0.1:{port}"
     env.update(
@@ -54,6 +65,7 @@ def standalone_env(home: Path, base: Path, port: int, server_url: str) -> dict[s
             "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__TEST_CONNECTION": test_connection,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
@@ -108,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, default=REPO / ".demo" / "data", help="base folder of flow_demo_fs")
     parser.add_argument("--log", type=Path, default=None, help="Airflow's output (default: <home>/standalone.log)")
     parser.add_argument("--ready-timeout", type=float, default=240)
+    parser.add_argument(
+        "--test-connection",
+        choices=TEST_CONNECTION_MODES,
+        default="Enabled",
+        help="the connections page's Test button: Enabled (default here: a local, single-user Airflow), "
+        "Disabled (Airflow's default: greyed out) or Hidden",
+    )
     args = parser.parse_args(argv)
 
     home, base = args.home.resolve(), args.base.resolve()
@@ -126,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     with DemoServer(0) as server, log_path.open("ab") as log:
         print(f"demo server: {server.url}", flush=True)
-        env = standalone_env(home, base, port, server.url)
+        env = standalone_env(home, base, port, server.url, args.test_connection)
         # Its own process group: stopping the group stops every component it spawned (scheduler, workers, ...).
         proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "airflow"), "standalone"],
@@ -142,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Airflow UI: {url}", flush=True)
             print(f"login: admin / password in {home / PASSWORD_FILE}", flush=True)
             print(f"examples: {EXAMPLES}; files written under {base}", flush=True)
+            print(f"connections page Test button: {args.test_connection}", flush=True)
             print("READY (Ctrl-C stops Airflow and the demo server)", flush=True)
             while not stop and proc.poll() is None:
                 time.sleep(0.5)

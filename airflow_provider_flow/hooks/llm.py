@@ -26,6 +26,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.hooks.connections import connection_or_fail, register_secrets
+from airflow_provider_flow.hooks.extras import without_unset
 from airflow_provider_flow.hooks.forms import FLOW_LLM_BEHAVIOUR, FLOW_LLM_FIELDS, legacy_widgets
 from airflow_provider_flow.hooks.http import FlowHttpHook
 from airflow_provider_flow.http.settings import check_header_value
@@ -106,7 +107,8 @@ class FlowLlmHook(BaseHook):
             where=where,
         )
         defaults = LlmSettings(base_url="")
-        timeout = http.timeout if any(key in extra for key in _TIMEOUT_KEYS) else defaults.timeout
+        # the UI's form saves every extra field left empty as null: only a set timeout replaces the LLM default
+        timeout = http.timeout if any(key in without_unset(extra) for key in _TIMEOUT_KEYS) else defaults.timeout
         return replace(
             defaults,
             base_url=http.base_url,

@@ -29,6 +29,14 @@ def test_host_without_scheme_defaults_to_https_and_extra_tunes_timeouts() -> Non
     assert s.timeout.read == 7 and s.retry.max_attempts == 2 and s.verify is False
 
 
+def test_fields_the_ui_form_left_empty_keep_the_llm_timeout() -> None:
+    """Airflow 3.3's connection form saves every extra field left empty as null: not "a timeout was set"."""
+    empty = {"OpenAI-Organization": None, "timeout": None, "total_timeout": "", "verify": None, "max_retries": None}
+    s = FlowLlmHook.settings_from(host="https://api.example.com/v1", api_key="sk-abc", extra=empty)
+    assert s.timeout == LlmSettings(base_url="").timeout and s.timeout.read == 120.0
+    assert s.headers == {}
+
+
 def test_get_settings_masks_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk.log import _secrets_masker
 
