@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter, paced
@@ -26,7 +26,14 @@ from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.writer import write_records
 from airflow_provider_flow.storage.atomic import WriteMode
-from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage, one_kind_of_base, trust_root
+from airflow_provider_flow.storage.base import (
+    DEFAULT_FS_CONN_ID,
+    no_credentials_in_uri,
+    node_storage,
+    one_kind_of_base,
+    trust_root,
+)
+from airflow_provider_flow.storage.object_store import MAX_PART_SIZE, MIN_PART_SIZE
 
 
 class FileSinkConfig(ConfigModel):
@@ -40,7 +47,10 @@ class FileSinkConfig(ConfigModel):
     )
     conn_id: str | None = Field(None, description="The Airflow connection (e.g. 'aws') with base_uri's credentials.")
     part_size: int | None = Field(
-        None, description="Object storage: bytes per multipart part (5 MiB to 5 GiB; default 8 MiB)."
+        None,
+        ge=MIN_PART_SIZE,
+        le=MAX_PART_SIZE,
+        description="Object storage: bytes per multipart part (5 MiB to 5 GiB; default 8 MiB).",
     )
     format: RecordFormat | None = Field(None, description="Default: from the target's extension.")
     mode: WriteMode = "overwrite"
@@ -48,6 +58,7 @@ class FileSinkConfig(ConfigModel):
     create_dirs: bool = Field(True, description="Create missing folders below the base (never the base itself).")
 
     _one_base = model_validator(mode="before")(one_kind_of_base)
+    _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
 
 class FileSinkRuntime:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter, paced
@@ -26,7 +26,13 @@ from airflow_provider_flow.errors import FileError
 from airflow_provider_flow.records.codecs import Encoding, RecordFormat, check_encoding, detect_format
 from airflow_provider_flow.records.reader import describe_file, iter_records, stored_size
 from airflow_provider_flow.records.reference import FileReference
-from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage, one_kind_of_base, storage_name
+from airflow_provider_flow.storage.base import (
+    DEFAULT_FS_CONN_ID,
+    no_credentials_in_uri,
+    node_storage,
+    one_kind_of_base,
+    storage_name,
+)
 from airflow_provider_flow.storage.paths import is_glob
 
 
@@ -55,6 +61,7 @@ class FileSourceConfig(ConfigModel):
     allow_empty: bool = Field(False, description="A glob matching nothing returns [] instead of failing.")
 
     _one_base = model_validator(mode="before")(one_kind_of_base)
+    _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
 
 class FileSourceRuntime:

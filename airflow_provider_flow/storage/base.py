@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any, Literal, overload
+from urllib.parse import urlsplit
 
 from airflow_provider_flow.core.config import holds_template
 from airflow_provider_flow.core.settings import SettingsKind
 from airflow_provider_flow.errors import FileError, FlowValidationError
+from airflow_provider_flow.redaction import redact_url
 from airflow_provider_flow.storage.local import file_error
 from airflow_provider_flow.storage.local_store import LocalStorage
 from airflow_provider_flow.storage.object_keys import ObjectLocation, parse_base_uri
@@ -139,9 +141,39 @@ def one_kind_of_base(cls: Any, data: Any) -> Any:
         )
     data = {**data, "fs_conn_id": None}
     if isinstance(base_uri, str) and not holds_template(base_uri) and not holds_template(conn_id):
-        location = parse_base_uri(base_uri, conn_id if isinstance(conn_id, str) and conn_id else None)
+        try:
+            location = parse_base_uri(base_uri, conn_id if isinstance(conn_id, str) and conn_id else None)
+        except FlowValidationError:
+            if not _has_userinfo(base_uri, password_only=True):
+                raise
+            # pydantic would quote the whole input, secret included: hand the field check a redacted URI instead.
+            data["base_uri"] = redact_url(base_uri)
+            return data
         data["base_uri"], data["conn_id"] = location.uri, location.conn_id
     return data
+
+
+def no_credentials_in_uri(cls: Any, value: Any) -> Any:
+    """A config model's ``base_uri`` field check, after :func:`one_kind_of_base` moved the connection id out of it:
+    user info still in the URI is a refused one (shown redacted), so no secret reaches the error or the log."""
+    if isinstance(value, str) and _has_userinfo(value):
+        raise FlowValidationError(
+            "the object storage base URI is not usable: a secret or connection id in it that does not parse (write "
+            "s3://conn_id@bucket/prefix, with credentials in the connection, or set conn_id separately)",
+            field="base_uri",
+            value=value,
+        )
+    return value
+
+
+def _has_userinfo(uri: str, *, password_only: bool = False) -> bool:
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return True
+    if password_only:
+        return parts.password is not None or ":" in (parts.username or "")
+    return "@" in parts.netloc
 
 
 def trust_root(storage: Storage) -> str:
