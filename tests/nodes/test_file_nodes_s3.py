@@ -291,3 +291,21 @@ def test_dag_stages_in_s3_with_an_aws_connection_and_never_shows_its_secret(
     everything = log + json.dumps([written, listed, counted])
     assert s3_server.secret_key not in everything
     assert "stage/rows.ndjson" in log  # the log was captured at all
+
+
+def test_lineage_names_s3_datasets_of_an_object_storage_sink() -> None:
+    from airflow_provider_flow.lineage import node_lineage
+
+    config = validate_config(FileSinkConfig, {"path": "out/b.ndjson", "base_uri": "s3://aws_x@stage-bucket/team"})
+    ref = FileReference(
+        path="in/a.ndjson",
+        base_uri="s3://stage-bucket/team",
+        conn_id="aws_x",
+        format="ndjson",
+        records=1,
+        bytes=2,
+        sha256="0" * 64,
+    )
+    lineage = node_lineage("file.sink", config, ref.model_dump(), None, StaticSettingsProvider())
+    assert [d.key for d in lineage.inputs] == [("s3://stage-bucket", "team/in/a.ndjson")]
+    assert [d.key for d in lineage.outputs] == [("s3://stage-bucket", "team/out/b.ndjson")]
