@@ -1,1 +1,1 @@
-"""Airflow connections -> runtime settings."""
+"""Airflow connections -> runtime settings (http, fs, llm, object_storage: one resolver module each)."""

@@ -63,9 +63,11 @@ def node_lineage(
         return NodeLineage(inputs=inputs, outputs=(endpoint,))
     if runtime in ("file.sink", "file.source"):
         if runtime == "file.source":
-            located = _local(c.path, c.fs_conn_id, c.base_path, state)
+            located = _local(c.path, c.fs_conn_id, getattr(c, "base_uri", None) or c.base_path, state)
             return NodeLineage(inputs=(located,) if located and "*" not in c.path else ())
-        written = _written(output, c, state) or _local(c.path, c.fs_conn_id, c.base_path, state)
+        written = _written(output, c, state) or _local(
+            c.path, c.fs_conn_id, getattr(c, "base_uri", None) or c.base_path, state
+        )
         return NodeLineage(inputs=inputs, outputs=(_passthrough(written, inputs),) if written else ())
     if runtime in ("transform", "ai.transform"):
         written = _written(output, c, state)
@@ -114,7 +116,7 @@ def _reference_dataset(ref: Mapping[str, Any], state: ExecutionState) -> Lineage
         if isinstance(ref.get(key), str):
             found = uri_dataset_id(ref[key])
             return LineageDataset(*found) if found else None
-    path, base = ref.get("path"), ref.get("base_path")
+    path, base = ref.get("path"), ref.get("base_uri") or ref.get("base_path")  # base_uri: object storage
     if not isinstance(path, str):
         return None
     if is_uri(path):
@@ -165,7 +167,9 @@ def _sample(data: Any, state: ExecutionState) -> list[Any]:
         return data[:SAMPLE_RECORDS]
     if isinstance(data, list):
         data = data[0]
-    if not (isinstance(data, Mapping) and data.get("kind") == "file" and not is_uri(data.get("base_path"))):
+    if not (isinstance(data, Mapping) and data.get("kind") == "file" and not is_uri(data.get("base_path"))) or data.get(
+        "base_uri"
+    ):  # object storage: not sampled (a network read for a schema)
         return []
     try:
         ref = FileReference.model_validate(dict(data))

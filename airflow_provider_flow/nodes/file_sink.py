@@ -1,5 +1,9 @@
 """``file.sink``: write a node's input records to one file under a confined base directory, atomically.
 
+The base is a local folder (``base_path`` / ``fs_conn_id``) or an object-storage prefix (``base_uri`` +
+``conn_id``); the storage backend keeps the same promises on both (on S3: a multipart upload completed only after
+the last record, ``error_if_exists`` as a conditional write, ``append`` refused).
+
 The input is what upstream nodes hand on: a list of records from XCom, one record, a file reference (streamed
 from its file, so large data never passes through memory as a whole) or a list of references. The path is
 confined after rendering (``storage/paths.py``), the bytes go to a temporary file in the target folder, are
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter, paced
@@ -23,7 +27,14 @@ from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.totals import expected_records
 from airflow_provider_flow.records.writer import write_records
 from airflow_provider_flow.storage.atomic import WriteMode
-from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
+from airflow_provider_flow.storage.base import (
+    DEFAULT_FS_CONN_ID,
+    no_credentials_in_uri,
+    node_storage,
+    one_kind_of_base,
+    trust_root,
+)
+from airflow_provider_flow.storage.object_store import MAX_PART_SIZE, MIN_PART_SIZE
 
 
 class FileSinkConfig(ConfigModel):
@@ -32,10 +43,23 @@ class FileSinkConfig(ConfigModel):
     path: str = Field(description="Target relative to the base directory; missing folders are created.")
     fs_conn_id: str | None = Field(DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base.")
     base_path: str | None = Field(None, description="Absolute base directory; wins over fs_conn_id.")
+    base_uri: str | None = Field(
+        None, description="Object storage base instead: 's3://bucket/prefix' (or 's3://conn_id@bucket/prefix')."
+    )
+    conn_id: str | None = Field(None, description="The Airflow connection (e.g. 'aws') with base_uri's credentials.")
+    part_size: int | None = Field(
+        None,
+        ge=MIN_PART_SIZE,
+        le=MAX_PART_SIZE,
+        description="Object storage: bytes per multipart part (5 MiB to 5 GiB; default 8 MiB).",
+    )
     format: RecordFormat | None = Field(None, description="Default: from the target's extension.")
     mode: WriteMode = "overwrite"
     encoding: Encoding = "utf-8"
     create_dirs: bool = Field(True, description="Create missing folders below the base (never the base itself).")
+
+    _one_base = model_validator(mode="before")(one_kind_of_base)
+    _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
 
 class FileSinkRuntime:
@@ -45,19 +69,24 @@ class FileSinkRuntime:
     config_model = FileSinkConfig
 
     def execute(self, config: FileSinkConfig, input: Any, state: ExecutionState) -> FileReference:
-        storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+        storage = node_storage(
+            state,
+            fs_conn_id=config.fs_conn_id,
+            base_path=config.base_path,
+            base_uri=config.base_uri,
+            conn_id=config.conn_id,
+            part_size=config.part_size,
+        )
         progress = ProgressReporter(state.log, f"file.sink {config.path!r}", total_records=expected_records(input))
-        records = paced(input_records(input, state, trusted_bases=(storage.root,)), state, "write", progress)
+        records = paced(input_records(input, state, trusted_bases=(trust_root(storage),)), state, "write", progress)
         ref = write_records(
-            storage.root,
+            storage,
             config.path,
             records,
             format=config.format,
             mode=config.mode,
             encoding=config.encoding,
             create_dirs=config.create_dirs,
-            fs_conn_id=storage.fs_conn_id,
-            base_path=storage.base_path,
         )
         progress.bytes = ref.bytes
         progress.finish(output=f"{ref.path} (mode {config.mode}, sha256 {ref.sha256})")

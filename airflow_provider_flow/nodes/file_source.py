@@ -15,20 +15,24 @@ path, a list of references for a glob. Both are accepted as input by ``file.sink
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter, paced
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FileError
 from airflow_provider_flow.records.codecs import Encoding, RecordFormat, check_encoding, detect_format
-from airflow_provider_flow.records.reader import describe_file, iter_records
+from airflow_provider_flow.records.reader import describe_file, iter_records, stored_size
 from airflow_provider_flow.records.reference import FileReference
-from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
-from airflow_provider_flow.storage.local import glob_confined, open_confined
+from airflow_provider_flow.storage.base import (
+    DEFAULT_FS_CONN_ID,
+    no_credentials_in_uri,
+    node_storage,
+    one_kind_of_base,
+    storage_name,
+)
 from airflow_provider_flow.storage.paths import is_glob
 
 
@@ -42,6 +46,10 @@ class FileSourceConfig(ConfigModel):
     path: str = Field(description="Relative to the base directory; '*', '?', '[..]' and '**' glob over it.")
     fs_conn_id: str | None = Field(DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base.")
     base_path: str | None = Field(None, description="Absolute base directory; wins over fs_conn_id.")
+    base_uri: str | None = Field(
+        None, description="Object storage base instead: 's3://bucket/prefix' (or 's3://conn_id@bucket/prefix')."
+    )
+    conn_id: str | None = Field(None, description="The Airflow connection (e.g. 'aws') with base_uri's credentials.")
     format: RecordFormat | None = Field(None, description="Default: from each file's extension.")
     encoding: Encoding = "utf-8"
     output: Literal["auto", "records", "reference"] = Field(
@@ -51,6 +59,9 @@ class FileSourceConfig(ConfigModel):
         1_048_576, ge=0, le=2**30, description="Largest total file size returned as records (XCom; at most 1 GiB)."
     )
     allow_empty: bool = Field(False, description="A glob matching nothing returns [] instead of failing.")
+
+    _one_base = model_validator(mode="before")(one_kind_of_base)
+    _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
 
 class FileSourceRuntime:
@@ -62,11 +73,17 @@ class FileSourceRuntime:
     def execute(
         self, config: FileSourceConfig, input: Any, state: ExecutionState
     ) -> list[Any] | FileReference | list[FileReference]:
-        storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
-        base = storage.root
+        storage = node_storage(
+            state,
+            fs_conn_id=config.fs_conn_id,
+            base_path=config.base_path,
+            base_uri=config.base_uri,
+            conn_id=config.conn_id,
+        )
+        base = storage_name(storage)
         check_encoding(config.encoding)
         pattern = is_glob(config.path)
-        paths = glob_confined(base, config.path) if pattern else [config.path]
+        paths = storage.glob(config.path) if pattern else [config.path]
         if not paths:
             if config.allow_empty:
                 state.log.info("file.source: no file matches %r under %s; returning no records", config.path, base)
@@ -79,7 +96,7 @@ class FileSourceRuntime:
                 retryable=False,
             )
         formats = {path: detect_format(path, config.format) for path in paths}
-        sizes = {path: self._size(base, path) for path in paths}
+        sizes = {path: stored_size(storage, path) for path in paths}
         total = sum(sizes.values())
         inline = config.output == "records" or (config.output == "auto" and total <= config.max_inline_bytes)
         state.log.info(
@@ -93,7 +110,7 @@ class FileSourceRuntime:
         if inline:
             records: list[Any] = []
             for path in paths:
-                read = iter_records(base, path, format=formats[path], encoding=config.encoding)
+                read = iter_records(storage, path, format=formats[path], encoding=config.encoding)
                 records.extend(paced(read, state, "read", progress))
                 progress.update(bytes=sizes[path], pages=1)
             progress.finish(output="XCom")
@@ -101,14 +118,7 @@ class FileSourceRuntime:
         refs = []
         for path in paths:
             state.check_deadline("read")
-            ref = describe_file(
-                base,
-                path,
-                format=formats[path],
-                fs_conn_id=storage.fs_conn_id,
-                base_path=storage.base_path,
-                encoding=config.encoding,
-            )
+            ref = describe_file(storage, path, format=formats[path], encoding=config.encoding)
             state.log.debug(
                 "file.source: %s has %d records, %d bytes, sha256 %s", ref.path, ref.records, ref.bytes, ref.sha256
             )
@@ -117,9 +127,3 @@ class FileSourceRuntime:
         where = f"{refs[0].path} (sha256 {refs[0].sha256})" if len(refs) == 1 else f"{len(refs):,} references"
         progress.finish(output=where)
         return refs if pattern else refs[0]
-
-    @staticmethod
-    def _size(base: str, path: str) -> int:
-        """Measured on the file opened the confined way: ``os.stat`` on the path string would follow symlinks."""
-        with open_confined(base, path, operation="read") as stream:
-            return os.fstat(stream.fileno()).st_size

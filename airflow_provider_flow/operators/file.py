@@ -10,7 +10,9 @@ DAGs can be scheduled on it. With a static ``base_path`` the URI is ``file://<ba
 normalised: resolving symlinks would touch the worker's filesystem from the DAG processor). With a connection
 the URI is ``flowfs://<fs_conn_id>/<path>``: resolving the connection's folder at parse time would mean a
 connection/secrets lookup every time the DAG file is parsed, and the folder can differ per deployment, while
-"this connection, this path" is stable. :func:`file_asset` builds the same asset for consumers. Templated paths,
+"this connection, this path" is stable. With an object-storage ``base_uri`` the URI is the object's standard one,
+``s3://bucket/prefix/path`` (the connection is not part of it), as for any S3 asset. :func:`file_asset` builds the
+same asset for consumers. Templated paths,
 paths that would be refused, and tasks given explicit ``outlets`` declare nothing.
 """
 
@@ -28,13 +30,22 @@ from airflow_provider_flow.nodes.file_source import FileSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from, holds_template
 from airflow_provider_flow.records.codecs import RecordFormat
 from airflow_provider_flow.storage.atomic import WriteMode
+from airflow_provider_flow.storage.object_keys import confine_key, parse_base_uri
 from airflow_provider_flow.storage.paths import check_relative
 
 ASSET_SCHEME = "flowfs"
 
 
-def file_asset(path: str, *, fs_conn_id: str | None = "fs_default", base_path: str | None = None) -> Asset:
+def file_asset(
+    path: str, *, fs_conn_id: str | None = "fs_default", base_path: str | None = None, base_uri: str | None = None
+) -> Asset:
     """The asset a :class:`FileSinkOperator` declares for ``path``; use it in a consumer DAG's ``schedule``."""
+    if base_uri:
+        try:
+            location = parse_base_uri(base_uri)
+            return Asset(uri=location.key_uri(confine_key(location, path, operation="declare asset")))
+        except (PathTraversalError, FlowValidationError) as err:
+            raise FlowValidationError(f"no asset for this object path: {err}", field="path", value=path) from None
     try:
         parts = check_relative("<base>", path, operation="declare asset")
     except PathTraversalError as err:
@@ -57,6 +68,9 @@ class FileSourceOperator(FlowNodeOperator):
     :param path: relative to the base directory (templated); ``*``, ``?``, ``[...]`` and ``**`` glob.
     :param fs_conn_id: an ``fs`` connection whose extra ``path`` is the base directory.
     :param base_path: an absolute base directory instead of a connection (wins over ``fs_conn_id``).
+    :param base_uri: object storage instead of a local folder: ``s3://bucket/prefix`` (or
+        ``s3://conn_id@bucket/prefix``); see the README's "Staging in object storage".
+    :param conn_id: the Airflow connection (e.g. ``aws``) holding ``base_uri``'s credentials.
     :param format: ``json``, ``ndjson``, ``csv`` or ``text``; default from the extension.
     :param encoding: text encoding of the files.
     :param output: ``auto`` (records up to ``max_inline_bytes``, else file references), ``records``,
@@ -73,6 +87,8 @@ class FileSourceOperator(FlowNodeOperator):
         path: str,
         fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
+        base_uri: str | None = None,
+        conn_id: str | None = None,
         format: RecordFormat | None = None,
         encoding: str = "utf-8",
         output: Literal["auto", "records", "reference"] = "auto",
@@ -90,8 +106,12 @@ class FileSinkOperator(FlowNodeOperator):
     :param data: the records: an upstream ``.output`` (records or file references) or a list.
     :param fs_conn_id: an ``fs`` connection whose extra ``path`` is the base directory.
     :param base_path: an absolute base directory instead of a connection (wins over ``fs_conn_id``).
+    :param base_uri: object storage instead of a local folder: ``s3://bucket/prefix`` (or
+        ``s3://conn_id@bucket/prefix``); see the README's "Staging in object storage".
+    :param conn_id: the Airflow connection (e.g. ``aws``) holding ``base_uri``'s credentials.
     :param format: ``json``, ``ndjson``, ``csv`` or ``text``; default from the extension.
-    :param mode: ``overwrite``, ``append`` or ``error_if_exists``.
+    :param part_size: object storage: bytes per multipart part (5 MiB to 5 GiB, default 8 MiB).
+    :param mode: ``overwrite``, ``append`` (refused on object storage) or ``error_if_exists``.
     :param encoding: text encoding of the file.
     :param create_dirs: create missing folders below the base (default True).
     :param declare_asset: declare the target as an outlet Asset when the path is static (see module docs).
@@ -106,6 +126,9 @@ class FileSinkOperator(FlowNodeOperator):
         data: Any,
         fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
+        base_uri: str | None = None,
+        conn_id: str | None = None,
+        part_size: int | None = None,
         format: RecordFormat | None = None,
         mode: WriteMode = "overwrite",
         encoding: str = "utf-8",
@@ -114,18 +137,18 @@ class FileSinkOperator(FlowNodeOperator):
         **kwargs: Any,
     ) -> None:
         if declare_asset and "outlets" not in kwargs:
-            asset = _static_asset(path, fs_conn_id=fs_conn_id, base_path=base_path)
+            asset = _static_asset(path, fs_conn_id=fs_conn_id, base_path=base_path, base_uri=base_uri)
             if asset is not None:
                 kwargs["outlets"] = [asset]
         config = config_from(FileSinkConfig, locals())
         super().__init__(runtime="file.sink", config=config, data=data, **kwargs)
 
 
-def _static_asset(path: Any, *, fs_conn_id: str | None, base_path: str | None) -> Asset | None:
-    if not isinstance(path, str) or holds_template(path) or holds_template(base_path) or holds_template(fs_conn_id):
+def _static_asset(path: Any, *, fs_conn_id: str | None, base_path: str | None, base_uri: str | None) -> Asset | None:
+    if not isinstance(path, str) or any(holds_template(v) for v in (path, base_path, fs_conn_id, base_uri)):
         return None
     try:
-        return file_asset(path, fs_conn_id=fs_conn_id, base_path=base_path)
+        return file_asset(path, fs_conn_id=fs_conn_id, base_path=base_path, base_uri=base_uri)
     except FlowValidationError:
         return None  # the runtime refuses this path at run time, with the full reason in the task log
 

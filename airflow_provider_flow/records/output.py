@@ -13,14 +13,14 @@ from typing import Any
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.writer import RecordWriter
-from airflow_provider_flow.storage.base import NodeStorage
+from airflow_provider_flow.storage.protocol import Storage
 
 
 def emit_records(
     records: Iterable[Any],
     progress: ProgressReporter,
     *,
-    storage: NodeStorage | None = None,
+    storage: Storage | None = None,
     output_path: str | None = None,
     format: str | None = None,
     mode: str = "overwrite",
@@ -39,10 +39,10 @@ def emit_records(
         return out
     if storage is None:
         raise ValueError("emit_records: output_path needs the node's storage")  # a bug in the calling runtime
-    with RecordWriter(storage.root, output_path, format=format, mode=mode) as writer:
+    with RecordWriter(storage, output_path, format=format, mode=mode) as writer:
         for record in records:
             writer.write(record)
             progress.add_record()
-    ref = writer.reference(fs_conn_id=storage.fs_conn_id, base_path=storage.base_path)
+    ref = writer.reference()
     progress.finish(output=ref.path)
     return ref

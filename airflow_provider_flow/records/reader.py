@@ -8,6 +8,11 @@ the first record is handed on and must match the reference's ``bytes`` and ``sha
 reference to ``/etc`` (or to another team's connection) cannot make an HTTP sink or an LLM call send a file's
 lines before the end-of-file check fails; whoever can produce the right hash knows the content already. The
 price is a second read of references from outside the reader's base (usually from the page cache).
+
+References to object storage (``base_uri`` + ``conn_id``) follow the same rules through the storage protocol: the
+reading worker resolves the connection itself, confines the key again, and the stream fails at EOF unless size
+and sha256 match; a reference outside the reader's own bucket prefix (or through another connection) is hashed
+in a first pass before any record is handed on.
 """
 
 from __future__ import annotations
@@ -21,20 +26,55 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from airflow_provider_flow.errors import FileError
 from airflow_provider_flow.records.codecs import check_encoding, detect_format, parse_stream, read_os_errors
 from airflow_provider_flow.records.reference import FileReference
-from airflow_provider_flow.storage.base import check_base, resolve_base
+from airflow_provider_flow.storage.base import check_base, object_storage, object_trust_root, resolve_base
 from airflow_provider_flow.storage.local import file_error, open_confined
-from airflow_provider_flow.storage.paths import confine_path
+from airflow_provider_flow.storage.local_store import LocalStorage
+from airflow_provider_flow.storage.paths import check_relative, confine_path
+from airflow_provider_flow.storage.protocol import Storage
 
 if TYPE_CHECKING:
     from airflow_provider_flow.core.state import ExecutionState
 
 
-def iter_records(base: str, path: str, *, format: str | None = None, encoding: str = "utf-8") -> Iterator[Any]:
-    """Stream the records of ``path`` (confined to ``base``)."""
+def _local_root(base: str | Storage) -> str | None:
+    """The folder of a local base (then the local code path runs, unchanged), None for any other backend."""
+    if isinstance(base, str):
+        return base
+    return base.root if isinstance(base, LocalStorage) else None
+
+
+def _open(base: str | Storage, path: str) -> BinaryIO:
+    root = _local_root(base)
+    if root is not None:
+        return open_confined(root, path, operation="read")
+    assert not isinstance(base, str)
+    return base.open_read(path)
+
+
+def iter_records(
+    base: str | Storage, path: str, *, format: str | None = None, encoding: str = "utf-8"
+) -> Iterator[Any]:
+    """Stream the records of ``path`` (confined to ``base``, a folder or a storage backend)."""
     fmt = detect_format(path, format)
     check_encoding(encoding)
-    with open_confined(base, path, operation="read") as stream:
+    with _open(base, path) as stream:
         yield from read_os_errors(parse_stream(stream, fmt, encoding, path), path)
+
+
+def stored_size(base: str | Storage, path: str) -> int:
+    """Size of one file: locally measured on the file opened the confined way (``os.stat`` on the path string
+    would follow symlinks), else the backend's ``stat`` (a missing object is a FileError naming it)."""
+    root = _local_root(base)
+    if root is not None:
+        with open_confined(root, path, operation="read") as stream:
+            return os.fstat(stream.fileno()).st_size
+    assert not isinstance(base, str)
+    found = base.stat(path)
+    if found is None:
+        raise FileError(
+            f"{path!r} does not exist under the base; fix the path", path=path, operation="read", retryable=False
+        )
+    return found.size
 
 
 class HashingReader(io.RawIOBase):
@@ -64,23 +104,30 @@ def reference_base(ref: FileReference, state: ExecutionState) -> str:
 
 
 def _inside_any(base: str, trusted_bases: Sequence[str]) -> bool:
-    return any(os.path.commonpath([trusted, base]) == trusted for trusted in trusted_bases)
+    local = [trusted for trusted in trusted_bases if os.path.isabs(trusted)]
+    return any(os.path.commonpath([trusted, base]) == trusted for trusted in local)
 
 
-def _check_whole_file(raw: BinaryIO, ref: FileReference) -> None:
+def _inside_any_object(root: str, trusted_bases: Sequence[str]) -> bool:
+    """``root`` (``s3://conn@bucket/prefix``) equals or lies under one of the reader's own object bases."""
+    return any(root == trusted or root.startswith(trusted + "/") for trusted in trusted_bases if "://" in trusted)
+
+
+def _check_whole_file(raw: BinaryIO, ref: FileReference, *, rewind: bool = True) -> None:
     """Hash an opened referenced file before any record is read from it (then rewind); refuse it unless it matches.
 
     Same descriptor for the check and the read, so the file cannot be swapped in between. The message shows
     what the reference claimed, never what was found: the folder is not one this node trusts, so its files'
     sizes and hashes are not for the log.
     """
-    where = f"base_path {ref.base_path!r}" if ref.base_path else f"fs connection {ref.fs_conn_id!r}"
+    where = _where(ref)
     sha, count = hashlib.sha256(), 0
     try:
         while chunk := raw.read(1 << 20):
             sha.update(chunk)
             count += len(chunk)
-        raw.seek(0)
+        if rewind:
+            raw.seek(0)
     except OSError as exc:
         raise file_error(exc, path=ref.path, operation="read") from exc
     if count != ref.bytes or sha.hexdigest() != ref.sha256:
@@ -103,6 +150,9 @@ def iter_reference(
     which is still before any sink commits, so nothing half-verified is published. A file outside
     ``trusted_bases`` (the reading node's own real bases) is verified in full first (see the module docstring).
     """
+    if ref.is_object:
+        yield from _iter_object_reference(ref, state, verify=verify, trusted_bases=trusted_bases)
+        return
     base = reference_base(ref, state)
     fmt = detect_format(ref.path, ref.format)
     with open_confined(base, ref.path, operation="read") as raw:
@@ -124,8 +174,32 @@ def iter_reference(
         )
 
 
+def _where(ref: FileReference) -> str:
+    if ref.base_uri:
+        return f"base_uri {ref.base_uri!r} (connection {ref.conn_id!r})"
+    return f"base_path {ref.base_path!r}" if ref.base_path else f"fs connection {ref.fs_conn_id!r}"
+
+
+def _iter_object_reference(
+    ref: FileReference, state: ExecutionState, *, verify: bool, trusted_bases: Sequence[str]
+) -> Iterator[Any]:
+    """An object-storage reference: resolved on this worker, confined again, size and sha256 checked at EOF."""
+    assert ref.base_uri is not None
+    store = object_storage(state, ref.base_uri, ref.conn_id)
+    if not _inside_any_object(object_trust_root(store.location), trusted_bases):
+        with store.open_read(ref.path) as first:
+            _check_whole_file(first, ref, rewind=False)
+    fmt = detect_format(ref.path, ref.format)
+    encoding = check_encoding(ref.encoding)
+    sha, size = (ref.sha256, ref.bytes) if verify else (None, None)
+    with store.open_read(ref.path, verify_sha256=sha, verify_bytes=size) as stream:
+        yield from parse_stream(stream, fmt, encoding, ref.path)
+        while stream.read(1 << 20):  # the verifying stream checks at EOF: read to it
+            pass
+
+
 def describe_file(
-    base: str,
+    base: str | Storage,
     path: str,
     *,
     format: str | None = None,
@@ -134,9 +208,42 @@ def describe_file(
     encoding: str = "utf-8",
 ) -> FileReference:
     """A reference to an existing file: one pass parses it (so a broken file fails here, not downstream),
-    counts its records and hashes its bytes. Readers decode it with the ``encoding`` it records."""
+    counts its records and hashes its bytes. Readers decode it with the ``encoding`` it records.
+
+    ``base`` is a folder (the reference names it by ``base_path``/``fs_conn_id``) or a storage backend (it names
+    itself, e.g. ``base_uri``/``conn_id``)."""
     fmt = detect_format(path, format)
     check_encoding(encoding)
+    root = _local_root(base)
+    if root is None:
+        assert not isinstance(base, str)
+        return _describe_stored(base, path, fmt, encoding)
+    if not isinstance(base, str) and not (fs_conn_id or base_path):
+        return _describe_local(root, path, fmt, encoding, **base.describe())
+    return _describe_local(root, path, fmt, encoding, fs_conn_id=fs_conn_id, base_path=base_path)
+
+
+def _describe_stored(storage: Storage, path: str, fmt: str, encoding: str) -> FileReference:
+    with storage.open_read(path) as raw:
+        hashing = HashingReader(raw)
+        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+        count = sum(1 for _ in parse_stream(buffered, fmt, encoding, path))
+        while buffered.read(1 << 20):
+            pass
+    return FileReference(
+        path="/".join(check_relative("<base>", path, operation="read")),
+        **storage.describe(),
+        format=fmt,
+        encoding=encoding,
+        records=count,
+        bytes=hashing.count,
+        sha256=hashing.sha.hexdigest(),
+    )
+
+
+def _describe_local(
+    base: str, path: str, fmt: str, encoding: str, *, fs_conn_id: str | None, base_path: str | None
+) -> FileReference:
     resolved = confine_path(base, path, operation="read")
     with open_confined(base, path, operation="read", resolved=resolved) as raw:
         hashing = HashingReader(raw)

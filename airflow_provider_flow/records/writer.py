@@ -1,7 +1,11 @@
-"""Writing records to a file in one format, atomically (through :mod:`~airflow_provider_flow.storage.atomic`).
+"""Writing records to a file in one format, atomically, on any storage backend.
 
-``append`` re-reads the existing records and writes them before the new ones (CSV keeps its header, a JSON
-array stays one array), all inside the same atomic write, so ``records`` counts the whole file.
+The base is a local folder (a path string or a :class:`~airflow_provider_flow.storage.local_store.LocalStorage`:
+:mod:`~airflow_provider_flow.storage.atomic`'s temporary file, fsync and rename, exactly as before) or any other
+:class:`~airflow_provider_flow.storage.protocol.Storage` (object storage: its ``atomic_write``, a multipart upload
+completed only after the last record). ``append`` re-reads the existing records and writes them before the new
+ones (CSV keeps its header, a JSON array stays one array), all inside the same atomic write, so ``records``
+counts the whole file; object storage refuses ``append`` (see ``storage/object_store.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from airflow_provider_flow.records.codecs import (
 )
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.atomic import AtomicWriter, atomic_write
+from airflow_provider_flow.storage.local_store import LocalStorage
+from airflow_provider_flow.storage.protocol import Storage, StorageWriter
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -34,11 +40,14 @@ _FLUSH_AT = 256 * 1024
 
 
 class RecordWriter:
-    """Write records to one file in one format, atomically (the bytes go through ``atomic_write``)."""
+    """Write records to one file in one format, atomically (the bytes go through ``atomic_write``).
+
+    ``base``: a local folder's real path, or a storage backend (local or object storage).
+    """
 
     def __init__(
         self,
-        base: str,
+        base: str | Storage,
         path: str,
         *,
         format: str | None = None,
@@ -47,6 +56,9 @@ class RecordWriter:
         create_dirs: bool = True,
     ) -> None:
         self.base = base
+        self.storage = base if not isinstance(base, str) else None
+        #: The local folder (the unchanged local path, with ``create_dirs`` and ``append``), or None.
+        self.root = base if isinstance(base, str) else base.root if isinstance(base, LocalStorage) else None
         self.requested = path
         self.format = detect_format(path, format)
         self.mode = mode
@@ -54,7 +66,7 @@ class RecordWriter:
         self.create_dirs = create_dirs
         self.records = 0
         self._stack = ExitStack()
-        self._writer: AtomicWriter | None = None
+        self._writer: AtomicWriter | StorageWriter | None = None
         self._csv_fields: list[str] | None = None
         self._csv_set: frozenset[str] = frozenset()
         self._csv_buf = io.StringIO()
@@ -65,9 +77,15 @@ class RecordWriter:
 
     # -- context management ---------------------------------------------------------------------------------
     def __enter__(self) -> RecordWriter:
-        self._writer = self._stack.enter_context(
-            atomic_write(self.base, self.requested, mode=self.mode, create_dirs=self.create_dirs, copy_existing=False)
-        )
+        if self.root is not None:
+            self._writer = self._stack.enter_context(
+                atomic_write(
+                    self.root, self.requested, mode=self.mode, create_dirs=self.create_dirs, copy_existing=False
+                )
+            )
+        else:
+            assert self.storage is not None
+            self._writer = self._stack.enter_context(self.storage.atomic_write(self.requested, mode=self.mode))
         try:
             if self.format == "json":
                 self._emit("[")
@@ -95,7 +113,7 @@ class RecordWriter:
         return result
 
     def _copy_existing(self) -> None:
-        assert self._writer is not None
+        assert isinstance(self._writer, AtomicWriter)  # object storage refuses append before this
         old = self._writer.open_existing()
         if old is None:
             return
@@ -203,14 +221,16 @@ class RecordWriter:
         return row
 
     # -- results --------------------------------------------------------------------------------------------
-    def _result(self) -> AtomicWriter:
+    def _result(self) -> AtomicWriter | StorageWriter:
         if self._writer is None or not self._done:
             raise RuntimeError("the RecordWriter block has not completed")
         return self._writer
 
     @property
     def path(self) -> str:
-        return self._result().path
+        """The written file: its absolute path on this worker, or its object URI (``s3://bucket/key``)."""
+        written = self._result()
+        return str(getattr(written, "path", None) or getattr(written, "uri", written.relative_path))
 
     @property
     def relative_path(self) -> str:
@@ -227,13 +247,21 @@ class RecordWriter:
     def reference(self, *, fs_conn_id: str | None = None, base_path: str | None = None) -> FileReference:
         """A reference downstream tasks resolve again: by ``base_path`` if given, else ``fs_conn_id``.
 
-        With neither, the resolved base itself is recorded, so the reference always names a base.
+        With neither, the resolved base itself is recorded, so the reference always names a base; a storage backend
+        given as ``base`` names itself (:meth:`~airflow_provider_flow.storage.protocol.Storage.describe`).
         """
         written = self._result()
+        names: dict[str, Any]
+        if self.storage is not None and (self.root is None or not (fs_conn_id or base_path)):
+            names = self.storage.describe()
+        else:
+            names = {
+                "base_path": base_path if base_path else (None if fs_conn_id else self.root),
+                "fs_conn_id": fs_conn_id,
+            }
         return FileReference(
             path=written.relative_path,
-            base_path=base_path if base_path else (None if fs_conn_id else self.base),
-            fs_conn_id=fs_conn_id,
+            **names,
             format=self.format,
             encoding=self.encoding,
             records=self.records,
@@ -243,7 +271,7 @@ class RecordWriter:
 
 
 def write_records(
-    base: str,
+    base: str | Storage,
     path: str,
     records: Iterable[Any],
     *,
@@ -254,7 +282,8 @@ def write_records(
     fs_conn_id: str | None = None,
     base_path: str | None = None,
 ) -> FileReference:
-    """Write ``records`` to ``path`` under ``base`` atomically and return the reference to the result."""
+    """Write ``records`` to ``path`` under ``base`` (a folder or a storage backend) atomically and return the
+    reference to the result (a backend names its own base unless ``fs_conn_id``/``base_path`` are given)."""
     with RecordWriter(base, path, format=format, mode=mode, encoding=encoding, create_dirs=create_dirs) as writer:
         writer.write_many(records)
     return writer.reference(fs_conn_id=fs_conn_id, base_path=base_path)
