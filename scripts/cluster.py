@@ -385,7 +385,7 @@ class Cluster:
                 "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_url,
                 "AIRFLOW__CELERY__BROKER_URL": broker,
-                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg_url.replace("+psycopg2", ""),
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg_url,
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
                 "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout),
