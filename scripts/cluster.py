@@ -537,11 +537,12 @@ class Cluster:
         return list(self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"])
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        """The task's log as text (read by the api-server from the shared log folder)."""
+        """The task's log, one JSON line per entry (exceptions included), read by the api-server from the log folder."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        response = self.client.get(path, params={"full_content": "true"}, headers={"Accept": "text/plain"})
+        response = self.client.get(path, params={"full_content": "true"}, headers={"Accept": "application/json"})
         response.raise_for_status()
-        return response.text
+        entries = response.json().get("content") or []
+        return "\n".join(json.dumps(e, ensure_ascii=False) if isinstance(e, dict) else str(e) for e in entries)
 
     def _log(self, message: str) -> None:
         print(message, flush=True)
