@@ -38,7 +38,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -118,10 +118,13 @@ def _wait_gone(groups: list[Group], timeout: float) -> None:
         time.sleep(0.3)
 
 
-def _find_tool(name: str, debian_package: str, candidates: list[str]) -> str:
-    """The path of ``name``; installs ``debian_package`` with apt-get when missing and root, else explains."""
+def _find_tool(name: str, debian_package: str, candidates: Callable[[], list[str]]) -> str:
+    """The path of ``name``; installs ``debian_package`` with apt-get when missing and root, else explains.
+
+    ``candidates`` is called again after an install: Debian keeps PostgreSQL's server binaries off PATH.
+    """
     for _ in range(2):
-        for candidate in candidates:
+        for candidate in candidates():
             if os.access(candidate, os.X_OK):
                 return candidate
         found = shutil.which(name)
@@ -140,16 +143,13 @@ def _find_tool(name: str, debian_package: str, candidates: list[str]) -> str:
 
 
 def postgres_bin_dir() -> Path:
-    """The newest ``/usr/lib/postgresql/<version>/bin`` (Debian's layout)."""
+    """The folder of ``postgres``, ``initdb`` and ``createdb``: the newest ``/usr/lib/postgresql/<version>/bin``."""
 
-    def candidates() -> list[str]:
+    def debian_servers() -> list[str]:
         found = glob.glob("/usr/lib/postgresql/*/bin/postgres")
         return sorted(found, key=lambda p: int(re.sub(r"\D", "", Path(p).parts[-3]) or 0), reverse=True)
 
-    postgres = _find_tool("postgres", "postgresql", candidates())
-    if not candidates() and "/usr/lib/postgresql/" not in postgres:
-        raise ClusterError(f"found {postgres}, but not Debian's /usr/lib/postgresql/*/bin: install postgresql")
-    return Path(candidates()[0] if candidates() else postgres).parent
+    return Path(_find_tool("postgres", "postgresql", debian_servers)).resolve().parent
 
 
 def postgres_user() -> pwd.struct_passwd:
@@ -325,7 +325,7 @@ class Cluster:
         return f"postgresql+psycopg2://airflow:{password}@127.0.0.1:{port}/{DB_NAME}"
 
     def _start_redis(self) -> str:
-        redis = _find_tool("redis-server", "redis-server", ["/usr/bin/redis-server"])
+        redis = _find_tool("redis-server", "redis-server", lambda: ["/usr/bin/redis-server"])
         folder = self.workdir / "redis"
         folder.mkdir(exist_ok=True)
         port = free_ports(1)[0]
