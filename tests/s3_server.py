@@ -119,6 +119,10 @@ def start_seaweed() -> SeaweedS3:
         f"-s3.port.grpc={ports['s3_grpc']}",
         f"-s3.config={config_path}",
         "-s3.autoCreateBucket=false",  # a missing bucket must be an error, as on AWS
+        # Off: their fixed default ports (8181, 9101) make a second server on the machine (another test run, or
+        # scripts/cluster.py's) die at start with "address already in use".
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -141,6 +141,25 @@ def _check_whole_file(raw: BinaryIO, ref: FileReference, *, rewind: bool = True)
         )
 
 
+def _missing_reference(ref: FileReference, base: str) -> FileError:
+    """The error for a referenced file this worker cannot find: says why it happens on clusters and the fix.
+
+    A raw "no such file" here usually means the task that wrote the file ran on another worker, whose local
+    folder this worker does not see; retrying cannot help, so the error is not retryable.
+    """
+    where = f"base_path {ref.base_path!r}" if ref.base_path else f"fs connection {ref.fs_conn_id or 'fs_default'!r}"
+    return FileError(
+        f"file reference {ref.path!r} ({where}, {base!r} on this worker) is missing here: the upstream task that "
+        "wrote it ran on another worker, whose local folder this worker cannot see, or the file was removed. "
+        "Stage in shared storage that every worker reads (an s3:// base, or one shared filesystem behind the same "
+        "connection on every worker), then re-run the upstream task",
+        path=ref.path,
+        operation="read",
+        details={"errno": "ENOENT", "base": base},
+        retryable=False,
+    )
+
+
 def iter_reference(
     ref: FileReference, state: ExecutionState, *, verify: bool = True, trusted_bases: Sequence[str] = ()
 ) -> Iterator[Any]:
@@ -155,7 +174,13 @@ def iter_reference(
         return
     base = reference_base(ref, state)
     fmt = detect_format(ref.path, ref.format)
-    with open_confined(base, ref.path, operation="read") as raw:
+    try:
+        opened = open_confined(base, ref.path, operation="read")
+    except FileError as exc:
+        if exc.details.get("errno") == "ENOENT":
+            raise _missing_reference(ref, base) from exc
+        raise
+    with opened as raw:
         if not _inside_any(base, trusted_bases):
             _check_whole_file(raw, ref)
         hashing = HashingReader(raw)

@@ -18,6 +18,8 @@ EXPECTED_DAGS = {
     "flow_orders_hourly_from_file",
     "flow_orders_on_asset",
     "flow_vip_customers_daily",
+    "flow_orders_fan_out",
+    "flow_orders_fan_out_staged",
 }
 #: The demo server's orders cycle through paid, paid, pending, refunded, paid: 72 of 120 are paid.
 PAID_ORDERS = 72
