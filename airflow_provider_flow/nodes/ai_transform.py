@@ -107,6 +107,14 @@ class AiTransformConfig(ConfigModel):
     )
     conn_id: str | None = Field(None, description="Not supported (see base_uri).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _redact_base_uri(cls, data: Any) -> Any:
+        """pydantic quotes a refused field's input: the base_uri it sees is redacted first (no secret in errors)."""
+        if isinstance(data, dict) and isinstance(data.get("base_uri"), str):
+            return {**data, "base_uri": redact_url(data["base_uri"])}
+        return data
+
     @field_validator("base_uri", "conn_id")
     @classmethod
     def _no_object_storage(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -119,7 +127,7 @@ class AiTransformConfig(ConfigModel):
             "which an object cannot do; give it a local base (fs_conn_id or base_path, a shared mount across "
             "workers), and put its result on S3 with a file.sink (base_uri) downstream",
             field=str(info.field_name),
-            value=redact_url(value),
+            value=value,
         )
 
     @model_validator(mode="after")
