@@ -111,7 +111,12 @@ def test_ndjson_pass_through_lands_on_s3(
 ) -> None:
     state = state_for(s3_server, s3_location, http_server)
     ref = fetch(
-        state, s3_location, endpoint="/ndjson", params={"records": 1500}, response_format="ndjson", output_path="n.ndjson"
+        state,
+        s3_location,
+        endpoint="/ndjson",
+        params={"records": 1500},
+        response_format="ndjson",
+        output_path="n.ndjson",
     )
     assert_object_reference(ref, s3_location)
     body = get(s3_admin, f"{s3_location.prefix}/n.ndjson")
@@ -208,7 +213,7 @@ def test_transform_and_http_sink_read_s3_references_and_transform_writes_to_s3(
 def test_object_storage_fields_are_validated_with_the_fix() -> None:
     config = validate_config(HttpSourceConfig, {"endpoint": "/x", "output_path": "a", "base_uri": "s3://c@b-1/p"})
     assert (config.base_uri, config.conn_id, config.fs_conn_id) == ("s3://b-1/p", "c", None)
-    with pytest.raises(FlowValidationError, match="base_path: base_uri .* and base_path .* are both set"):
+    with pytest.raises(FlowValidationError, match=r"base_path: base_uri .* and base_path .* are both set"):
         validate_config(TransformConfig, {"output_path": "a", "base_uri": "s3://b-1/p", "base_path": "/data"})
     with pytest.raises(FlowValidationError, match="part_size only applies to object storage"):
         validate_config(TransformConfig, {"output_path": "a", "part_size": MIN_PART_SIZE})
