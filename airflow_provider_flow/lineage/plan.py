@@ -156,7 +156,8 @@ def _written(output: Any, config: Any, state: ExecutionState) -> LineageDataset 
             return _with(found, schema=infer_schema(_sample(output, state)))
     if output is None:
         path = getattr(config, "output_path", None)
-        return _local(path, config.fs_conn_id, config.base_path, state) if path else None
+        base = getattr(config, "base_uri", None) or config.base_path  # base_uri: an s3:// dataset, as file.sink's
+        return _local(path, config.fs_conn_id, base, state) if path else None
     return None
 
 

@@ -20,13 +20,13 @@ from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter, counted
 from airflow_provider_flow.core.runtime import RuntimeResult
 from airflow_provider_flow.core.state import ExecutionState
-from airflow_provider_flow.errors import LlmOutputError
+from airflow_provider_flow.errors import FlowValidationError, LlmOutputError
 from airflow_provider_flow.expressions import TemplateText
 from airflow_provider_flow.http.client import HttpClient
 from airflow_provider_flow.llm.cache import DEFAULT_MAX_ENTRIES, ResultCache, cache_key
@@ -38,6 +38,7 @@ from airflow_provider_flow.records.codecs import RecordFormat
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.totals import expected_records
+from airflow_provider_flow.redaction import redact_url
 from airflow_provider_flow.storage.base import node_storage
 
 
@@ -101,6 +102,33 @@ class AiTransformConfig(ConfigModel):
     output_format: RecordFormat | None = None
     fs_conn_id: str | None = None
     base_path: str | None = None
+    base_uri: str | None = Field(
+        None, description="Not supported: the cache and output_path need a local base (fs_conn_id or base_path)."
+    )
+    conn_id: str | None = Field(None, description="Not supported (see base_uri).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _redact_base_uri(cls, data: Any) -> Any:
+        """pydantic quotes a refused field's input: the base_uri it sees is redacted first (no secret in errors)."""
+        if isinstance(data, dict) and isinstance(data.get("base_uri"), str):
+            return {**data, "base_uri": redact_url(data["base_uri"])}
+        return data
+
+    @field_validator("base_uri", "conn_id")
+    @classmethod
+    def _no_object_storage(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The resume cache appends an entry as each record finishes and is read back on retry: on S3 that is one
+        object per flush or a rewrite of the whole cache per record, so ai.transform stays on local storage."""
+        if value in (None, ""):
+            return value
+        raise FlowValidationError(
+            "ai.transform does not stage in object storage: its resume cache appends an entry per finished record, "
+            "which an object cannot do; give it a local base (fs_conn_id or base_path, a shared mount across "
+            "workers), and put its result on S3 with a file.sink (base_uri) downstream",
+            field=str(info.field_name),
+            value=value,
+        )
 
     @model_validator(mode="after")
     def _check_output_fields(self) -> AiTransformConfig:

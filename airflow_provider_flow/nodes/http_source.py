@@ -6,7 +6,9 @@ Why it looks like this:
   bounded by one page (``response_format="ndjson"`` goes further: records are parsed while the body streams).
   XCom then carries only a :class:`~airflow_provider_flow.records.reference.FileReference` (path, records,
   bytes, sha256, pages). The file is written atomically under the node's confined storage
-  (``records/output.py``): a failed attempt leaves no partial file.
+  (``records/output.py``): a failed attempt leaves no partial file. With ``base_uri`` (+ ``conn_id``) the file is
+  an object: a multipart upload of ``part_size`` parts, completed only after the last page, aborted on failure;
+  the reference then names ``base_uri``/``conn_id`` and no worker's folder.
 * Every request goes through :class:`~airflow_provider_flow.http.client.HttpClient`: in-task retries with
   backoff, ``Retry-After``, per-phase timeouts plus an overall deadline, typed errors, redaction.
 * Next-page URLs from ``Link`` headers or bodies must stay on the origin of the first request: the connection's
@@ -24,7 +26,7 @@ from collections.abc import Generator, Iterator
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.jsontext import loads_json
@@ -56,7 +58,16 @@ from airflow_provider_flow.http.settings import (
 )
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
-from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
+from airflow_provider_flow.storage.base import (
+    DEFAULT_FS_CONN_ID,
+    OBJECT_BASE_URI_HELP,
+    OBJECT_CONN_ID_HELP,
+    PART_SIZE_HELP,
+    no_credentials_in_uri,
+    node_storage,
+    one_kind_of_base,
+)
+from airflow_provider_flow.storage.object_store import MAX_PART_SIZE, MIN_PART_SIZE
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -101,11 +112,17 @@ class HttpSourceConfig(ConfigModel):
         DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base of output_path."
     )
     base_path: str | None = Field(None, description="Absolute base directory of output_path; wins over fs_conn_id.")
+    base_uri: str | None = Field(None, description=OBJECT_BASE_URI_HELP)
+    conn_id: str | None = Field(None, description=OBJECT_CONN_ID_HELP)
+    part_size: int | None = Field(None, ge=MIN_PART_SIZE, le=MAX_PART_SIZE, description=PART_SIZE_HELP)
     output_format: Literal["ndjson", "json", "csv"] = "ndjson"
     write_mode: Literal["overwrite", "error_if_exists"] = "overwrite"
     max_response_bytes: int | None = Field(
         None, ge=1, le=2**40, description="Fail when one response body exceeds this many bytes (default 64 MiB)."
     )
+
+    _one_base = model_validator(mode="before")(one_kind_of_base)
+    _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
     @model_validator(mode="after")
     def _check_combinations(self) -> HttpSourceConfig:
@@ -126,10 +143,12 @@ class HttpSourceRuntime:
     config_model = HttpSourceConfig
 
     def execute(self, config: HttpSourceConfig, input: Any, state: ExecutionState) -> list[Any] | FileReference:
-        if config.output_path is None and (config.base_path or config.fs_conn_id not in (None, DEFAULT_FS_CONN_ID)):
+        if config.output_path is None and (
+            config.base_path or config.base_uri or config.fs_conn_id not in (None, DEFAULT_FS_CONN_ID)
+        ):
             # checked here, not in the model: output_path may be a template the parse-time check skips
             raise FlowValidationError(
-                "fs_conn_id/base_path only apply with output_path; set output_path or drop them",
+                "fs_conn_id/base_path/base_uri only apply with output_path; set output_path or drop them",
                 field="output_path",
                 value=None,
             )
@@ -151,7 +170,14 @@ class HttpSourceRuntime:
         )
         storage = None
         if config.output_path is not None:
-            storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
+            storage = node_storage(
+                state,
+                fs_conn_id=config.fs_conn_id,
+                base_path=config.base_path,
+                base_uri=config.base_uri,
+                conn_id=config.conn_id,
+                part_size=config.part_size,
+            )
         label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
         progress = ProgressReporter(state.log, label)
         with HttpClient(settings, state=state) as client:

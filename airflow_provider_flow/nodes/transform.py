@@ -4,8 +4,9 @@ Its config is a list of one-key operations (``filter``, ``select``, ``map``, ``r
 ``sort_by``, ``unique_by``, and in Python DAGs ``apply``) whose expressions are JMESPath, never Python, checked
 when the DAG is parsed. Each operation compiles to a streaming stage of :mod:`~airflow_provider_flow.records.operations`
 (see there for memory bounds: ``sort_by`` spills sorted runs to temporary files, ``unique_by`` keeps digests).
-Records come inline or from a file reference; with ``output_path`` the result is written atomically and handed
-on as a reference (``records/output.py``).
+Records come inline or from a file reference (local or object storage, ``records/input.py``); with ``output_path``
+the result is written atomically and handed on as a reference (``records/output.py``): under a local base, or with
+``base_uri`` (+ ``conn_id``) as an object published by a multipart upload completed after the last record.
 """
 
 from __future__ import annotations
@@ -36,7 +37,17 @@ from airflow_provider_flow.records.operations import (
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.totals import expected_records
-from airflow_provider_flow.storage.base import DEFAULT_FS_CONN_ID, node_storage
+from airflow_provider_flow.storage.base import (
+    DEFAULT_FS_CONN_ID,
+    OBJECT_BASE_URI_HELP,
+    OBJECT_CONN_ID_HELP,
+    PART_SIZE_HELP,
+    no_credentials_in_uri,
+    node_storage,
+    one_kind_of_base,
+    trust_root,
+)
+from airflow_provider_flow.storage.object_store import MAX_PART_SIZE, MIN_PART_SIZE
 
 TRANSFORM_OPERATIONS = ("filter", "select", "map", "rename", "drop", "limit", "sort_by", "unique_by", "apply")
 
@@ -94,6 +105,9 @@ class TransformConfig(ConfigModel):
         DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base of output_path."
     )
     base_path: str | None = Field(None, description="Absolute base directory of output_path; wins over fs_conn_id.")
+    base_uri: str | None = Field(None, description=OBJECT_BASE_URI_HELP)
+    conn_id: str | None = Field(None, description=OBJECT_CONN_ID_HELP)
+    part_size: int | None = Field(None, ge=MIN_PART_SIZE, le=MAX_PART_SIZE, description=PART_SIZE_HELP)
     output_format: RecordFormat | None = Field(
         default=None, description="Format of output_path; default from its extension (.ndjson/.jsonl, .json, .csv)."
     )
@@ -109,6 +123,9 @@ class TransformConfig(ConfigModel):
         le=1_000_000_000,
         description="unique_by keeps a 16-byte digest per distinct key; more distinct keys than this fails clearly.",
     )
+
+    _one_base = model_validator(mode="before")(one_kind_of_base)
+    _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
     @field_validator("operations", mode="before")
     @classmethod
@@ -185,8 +202,15 @@ class TransformRuntime:
         state.log.info("transform: %s", kinds)
         storage = None
         if config.output_path is not None:  # resolved before reading, so its files count as this node's own
-            storage = node_storage(state, fs_conn_id=config.fs_conn_id, base_path=config.base_path)
-        trusted = () if storage is None else (storage.root,)
+            storage = node_storage(
+                state,
+                fs_conn_id=config.fs_conn_id,
+                base_path=config.base_path,
+                base_uri=config.base_uri,
+                conn_id=config.conn_id,
+                part_size=config.part_size,
+            )
+        trusted = () if storage is None else (trust_root(storage),)
         # Counted as read, not only as written: a filter or a sort lets few records out for long, and the
         # estimate follows the input whose size is known.
         read = progress.track_input(input_records(input, state, trusted_bases=trusted), expected_records(input))

@@ -30,6 +30,8 @@ class AiTransformOperator(FlowNodeOperator):
         ``.flow_cache/ai_transform/<dag>/<task>.ndjson``); needs ``fs_conn_id`` or ``base_path``. With it, an
         Airflow retry sends no request for records already done.
     :param output_path: write the enriched records to this file and return a file reference.
+    :param base_uri: refused with the fix: ai.transform needs a local base for its resume cache (append per
+        record); stage its result on S3 with a downstream ``FileSinkOperator(base_uri=...)``. ``conn_id``: the same.
     :param response_format: ``json_schema`` (default) or ``json_object`` for servers without structured output.
     :param cache: False disables the cache of finished records.
     :param batch_size: records per request (1..100, default 1). Above 1, consecutive uncached records share one
@@ -65,6 +67,8 @@ class AiTransformOperator(FlowNodeOperator):
         output_format: RecordFormat | None = None,
         fs_conn_id: str | None = None,
         base_path: str | None = None,
+        base_uri: str | None = None,
+        conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         output_model = None

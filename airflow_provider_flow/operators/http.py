@@ -37,6 +37,10 @@ class HttpSourceOperator(FlowNodeOperator):
     :param max_pages: stop after this many pages, 10,000 by default (``on_max_pages="fail"`` to fail instead).
     :param output_path: stream the records to this file (relative to ``base_path`` or the ``fs_conn_id``
         connection's base, ``fs_default`` when neither is given); XCom then carries a file reference.
+    :param base_uri: stage ``output_path`` in object storage instead: ``s3://bucket/prefix`` (or
+        ``s3://conn_id@bucket/prefix``); see the README's "Staging in object storage".
+    :param conn_id: the Airflow connection (e.g. ``aws``) holding ``base_uri``'s credentials.
+    :param part_size: object storage: bytes per multipart part (5 MiB to 5 GiB, default 8 MiB).
     :param max_response_bytes: fail when one response (or the whole XCom result) exceeds this size.
     """
 
@@ -62,6 +66,9 @@ class HttpSourceOperator(FlowNodeOperator):
         output_path: str | None = None,
         fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
+        base_uri: str | None = None,
+        conn_id: str | None = None,
+        part_size: int | None = None,
         output_format: Literal["ndjson", "json", "csv"] = "ndjson",
         write_mode: Literal["overwrite", "error_if_exists"] = "overwrite",
         max_response_bytes: int | None = None,

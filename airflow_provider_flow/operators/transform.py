@@ -24,6 +24,9 @@ class TransformOperator(FlowNodeOperator):
     :param python_callable: shorthand for a final ``{"apply": python_callable}`` operation.
     :param output_path: stream the result to this file (relative to the base) and return a file reference
         instead of the records; under ``base_path``, or the base of ``fs_conn_id`` (default ``fs_default``).
+    :param base_uri: stage ``output_path`` in object storage instead: ``s3://bucket/prefix`` (or
+        ``s3://conn_id@bucket/prefix``), with ``conn_id`` the connection holding its credentials and
+        ``part_size`` the bytes per multipart part (see the README's "Staging in object storage").
     :param output_format: ``ndjson``, ``json``, ``csv`` or ``text``; default from the extension of ``output_path``.
     :param sort_buffer_records: records ``sort_by`` holds in memory before spilling sorted runs to temp files.
     :param max_unique_keys: distinct keys ``unique_by`` may remember (16-byte digests) before failing.
@@ -40,6 +43,9 @@ class TransformOperator(FlowNodeOperator):
         output_path: str | None = None,
         fs_conn_id: str | None = "fs_default",
         base_path: str | None = None,
+        base_uri: str | None = None,
+        conn_id: str | None = None,
+        part_size: int | None = None,
         output_format: RecordFormat | None = None,
         sort_buffer_records: int = 100_000,
         max_unique_keys: int = 5_000_000,

@@ -45,6 +45,11 @@ OBJECT_STORAGE = SettingsKind("object_storage", object)
 #: The connection a node that needs storage uses when it names none (as ``FileSensor`` does).
 DEFAULT_FS_CONN_ID = "fs_default"
 
+#: Field descriptions of the object-storage fields, shared by every config model that stages output (as file.sink's).
+OBJECT_BASE_URI_HELP = "Object storage base instead: 's3://bucket/prefix' (or 's3://conn_id@bucket/prefix')."
+OBJECT_CONN_ID_HELP = "The Airflow connection (e.g. 'aws') with base_uri's credentials."
+PART_SIZE_HELP = "Object storage: bytes per multipart part (5 MiB to 5 GiB; default 8 MiB)."
+
 #: A node's resolved local base: ``root`` is the real absolute folder on this worker; ``fs_conn_id`` /
 #: ``base_path`` are what a file reference records, so the next worker resolves the same base on its own side.
 NodeStorage = LocalStorage
