@@ -11,9 +11,15 @@ driven through the REST API as a user would:
 * the Params-form example, with a valid ``conf`` (the file lands in the private folder of the worker that ran
   the sink) and a hostile output name (refused with HTTP 400, no run, no file anywhere).
 
-Every process the cluster started is stopped by process group; the fixture fails if one is left. About 3-4
-minutes on 2 cores; ``-m e2e`` selects the e2e tests. Still to come once staging in S3 is on main: the S3-staged
-pipeline and a worker SIGKILLed mid-write (the cluster's ``heartbeat_timeout`` is there for that).
+* the fan-out example staged in S3 (``flow_orders_fan_out_s3``) succeeds over both workers, and the result
+  object in the cluster's SeaweedFS holds exactly the 120 merged orders;
+* last (it leaves one worker): a worker is SIGKILLed (its whole process group) while its task is streaming an
+  ~80 MB object to S3 as a multipart upload; with the cluster's heartbeat timeout at :data:`HEARTBEAT_TIMEOUT` s
+  Airflow fails that try, retries it on the **other** worker, and the object exists once, complete (every record,
+  no duplicate), with at most the killed try's incomplete upload left behind.
+
+Every process the cluster started is stopped by process group; the fixture fails if one is left. About 5-6
+minutes on 2 cores; ``-m e2e`` selects the e2e tests.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +43,11 @@ pytestmark = pytest.mark.e2e
 INLINE, STAGED, EXPORT = "flow_orders_fan_out", "flow_orders_fan_out_staged", "flow_export_on_demand"
 ORDERS = 120  # the demo server's orders: the three status lists together
 ATTEMPTS = 3  # runs tried before giving up on seeing both workers in one run (see _run_on_both_workers)
+S3_FAN_OUT, LARGE = "flow_orders_fan_out_s3", "flow_s3_large_write"
+#: Seconds without a heartbeat before the scheduler fails a task: low, so the kill test's retry comes soon.
+HEARTBEAT_TIMEOUT = 30
+BUCKET_NAME = "flow-cluster"  # scripts/cluster.py's BUCKET, the example's default FLOW_S3_BUCKET
+LARGE_RECORDS = 400_000  # about 80 MB of NDJSON: 16 parts of 5 MiB, seconds of upload to catch in progress
 
 
 def _cluster_module() -> Any:
@@ -73,7 +86,7 @@ def cluster(say: Callable[[str], None]) -> Iterator[Any]:
     # Not under pytest's temp root: that is 0700 root, and PostgreSQL runs as an unprivileged user.
     workdir = Path(tempfile.mkdtemp(prefix="flow-cluster-e2e-"))
     workdir.chmod(0o711)
-    cluster = module.Cluster(workdir / "cluster")
+    cluster = module.Cluster(workdir / "cluster", heartbeat_timeout=HEARTBEAT_TIMEOUT)
     groups: dict[str, int] = {}
     try:
         with cluster:
@@ -170,3 +183,120 @@ def test_params_form_with_conf_then_a_hostile_output_name(cluster: Any, say: Cal
     exports = sorted(p.relative_to(cluster.workdir).as_posix() for p in nodes.rglob("*") if "exports" in p.parts)
     assert exports == [f"nodes/{sink_host}/data/exports", f"nodes/{sink_host}/data/exports/e2e_export.json"]
     assert not list(cluster.workdir.rglob("e2e_escape.ndjson"))
+
+
+def _s3(cluster: Any) -> Any:
+    """A plain botocore client on the cluster's SeaweedFS: the test's own view of the bucket."""
+    import botocore.session
+
+    return botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=cluster.s3.endpoint,
+        aws_access_key_id=cluster.s3.access_key,
+        aws_secret_access_key=cluster.s3.secret_key,
+        region_name="us-east-1",
+    )
+
+
+def _run_folder(run_id: str) -> str:
+    """The per-run folder the S3 examples template from ``run_id`` (``:`` and ``+`` replaced)."""
+    return run_id.replace(":", "_").replace("+", "_")
+
+
+def _objects(client: Any, prefix: str) -> list[str]:
+    listed = client.list_objects_v2(Bucket=BUCKET_NAME, Prefix=prefix).get("Contents", [])
+    return sorted(o["Key"] for o in listed)
+
+
+def _uploads(client: Any, prefix: str) -> list[dict[str, Any]]:
+    return list(client.list_multipart_uploads(Bucket=BUCKET_NAME, Prefix=prefix).get("Uploads", []))
+
+
+def _ndjson_ids(client: Any, key: str) -> list[int]:
+    body = client.get_object(Bucket=BUCKET_NAME, Key=key)["Body"].read()
+    return [json.loads(line)["id"] for line in body.splitlines() if line.strip()]
+
+
+def test_staging_in_s3_runs_over_both_workers(cluster: Any, say: Callable[[str], None]) -> None:
+    run, tis = _run_on_both_workers(cluster, S3_FAN_OUT, say)
+    assert run["state"] == "success", tis
+    assert {ti["state"] for ti in tis.values()} == {"success"}
+    hosts = {ti["hostname"] for ti in tis.values()}
+    assert hosts == set(cluster.workers)
+    say(f"{S3_FAN_OUT}: worker hostnames {sorted(hosts)}; merge on {tis['merge']['hostname']}")
+    client = _s3(cluster)
+    prefix = f"flow_orders_s3/{_run_folder(run['dag_run_id'])}/"
+    keys = _objects(client, prefix)
+    say(f"{S3_FAN_OUT}: {len(keys)} objects under s3://{BUCKET_NAME}/{prefix}: {[k.rsplit('/', 1)[1] for k in keys]}")
+    assert keys == [f"{prefix}{name}.ndjson" for name in ("orders", "paid", "pending", "refunded")]
+    assert _ndjson_ids(client, f"{prefix}orders.ndjson") == list(range(1, ORDERS + 1))
+    for worker, folder in cluster.worker_dirs.items():  # nothing staged in the private folders
+        assert not [p for p in folder.rglob("*") if "flow_orders_s3" in p.as_posix()], worker
+
+
+def _write_large_input(cluster: Any) -> None:
+    """The same ~80 MB NDJSON file in every worker's ``fs_default`` (so the retry can read it anywhere)."""
+    first: Path | None = None
+    for folder in cluster.worker_dirs.values():
+        target = folder / "scratch" / "large" / "input.ndjson"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if first is None:
+            pad = "x" * 160
+            with target.open("w") as out:
+                for i in range(LARGE_RECORDS):
+                    out.write(f'{{"id": {i}, "pad": "{pad}"}}\n')
+            first = target
+        else:
+            shutil.copyfile(first, target)
+
+
+def _wait_for_upload_in_progress(cluster: Any, client: Any, run_id: str, prefix: str) -> str:
+    """Wait until ``upload`` runs and its multipart upload is open in S3; return the worker running it."""
+    deadline = time.monotonic() + 240
+    host = ""
+    while time.monotonic() < deadline:
+        if not host:
+            ti = _by_task(cluster.task_instances(LARGE, run_id))["upload"]
+            if ti["state"] in ("success", "failed"):
+                pytest.fail(f"upload ended ({ti['state']}) before its multipart upload was seen: {ti}")
+            host = ti["hostname"] if ti["state"] == "running" else ""
+        if host and _uploads(client, prefix):
+            return host
+        time.sleep(0.1 if host else 0.5)
+    pytest.fail(f"no multipart upload under {prefix} within 240s (upload on {host or 'no worker yet'})")
+
+
+def test_a_worker_killed_mid_upload_is_retried_on_the_other(cluster: Any, say: Callable[[str], None]) -> None:
+    """Runs last: it leaves the cluster with one worker."""
+    _write_large_input(cluster)
+    client = _s3(cluster)
+    run_id = cluster.trigger(LARGE)
+    prefix = f"flow_orders_s3/large/{_run_folder(run_id)}/"
+    killed = _wait_for_upload_in_progress(cluster, client, run_id, prefix)
+    pgid = cluster.pgids()[f"airflow-{killed}"]
+    open_uploads = len(_uploads(client, prefix))
+    os.killpg(pgid, signal.SIGKILL)
+    say(f"{LARGE}: workers {list(cluster.workers)}; SIGKILLed {killed} (process group {pgid}) mid-upload "
+        f"({open_uploads} multipart upload open, {len(_objects(client, prefix))} objects)")  # fmt: skip
+
+    run = cluster.wait_for_run(LARGE, run_id, timeout=240)
+    tries = cluster.get(f"/api/v2/dags/{LARGE}/dagRuns/{run_id}/taskInstances/upload/tries")["task_instances"]
+    by_try = {t["try_number"]: t for t in tries}
+    say(
+        f"{LARGE}: run {run['state']}; upload tries (try, host, state): "
+        f"{[(n, t['hostname'], t['state']) for n, t in sorted(by_try.items())]}"
+    )
+    assert run["state"] == "success", by_try
+    assert sorted(by_try) == [1, 2], by_try
+    # the killed try is recorded as failed (up_for_retry in the history when it was retried)
+    assert by_try[1]["hostname"] == killed and by_try[1]["state"] in ("failed", "up_for_retry"), by_try[1]
+    [survivor] = [w for w in cluster.workers if w != killed]
+    assert (by_try[2]["hostname"], by_try[2]["state"]) == (survivor, "success"), by_try[2]
+
+    keys = _objects(client, prefix)
+    say(f"{LARGE}: retry ran on {survivor}; {len(keys)} object(s) under s3://{BUCKET_NAME}/{prefix}, "
+        f"{len(_uploads(client, prefix))} incomplete upload(s) left")  # fmt: skip
+    assert keys == [f"{prefix}output.ndjson"]
+    ids = _ndjson_ids(client, f"{prefix}output.ndjson")
+    assert len(ids) == LARGE_RECORDS and len(set(ids)) == LARGE_RECORDS and ids == list(range(LARGE_RECORDS))
+    assert len(_uploads(client, prefix)) <= 1  # at most the killed try's, never completed

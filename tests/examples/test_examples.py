@@ -20,6 +20,8 @@ EXPECTED_DAGS = {
     "flow_vip_customers_daily",
     "flow_orders_fan_out",
     "flow_orders_fan_out_staged",
+    "flow_orders_fan_out_s3",
+    "flow_s3_large_write",
 }
 #: The demo server's orders cycle through paid, paid, pending, refunded, paid: 72 of 120 are paid.
 PAID_ORDERS = 72
