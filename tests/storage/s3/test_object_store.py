@@ -312,5 +312,12 @@ def test_part_size_is_bounded(object_store: ObjectStorage) -> None:
             ObjectStorage(object_store.fs, object_store.location, part_size=bad)
 
 
+def test_upload_concurrency_is_bounded(object_store: ObjectStorage) -> None:
+    for bad in (0, 17, 2.0):
+        with pytest.raises(FlowValidationError, match="upload_concurrency") as info:
+            ObjectStorage(object_store.fs, object_store.location, upload_concurrency=bad)  # type: ignore[arg-type]
+        assert info.value.field == "upload_concurrency"
+
+
 def test_location_fixture_is_isolated(s3_location: ObjectLocation) -> None:
     assert s3_location.prefix.startswith("t/") and s3_location.conn_id == "aws_test"
