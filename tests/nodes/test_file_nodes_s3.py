@@ -119,7 +119,9 @@ def test_a_large_output_is_a_multipart_upload_with_flat_memory(
         tracemalloc.stop()
     print(f"\nfile.sink to S3: {ref.bytes / MIB:.1f} MiB, tracemalloc peak {peak / MIB:.1f} MiB")
     assert ref.records == 80_000 and ref.bytes > 15 * MIN_PART_SIZE
-    assert peak < 6 * MIN_PART_SIZE  # the output is 16 parts; a buffered upload would hold all of them
+    assert (
+        peak < 8 * MIN_PART_SIZE
+    )  # filling 1 + 2 in flight + records; the output is 16 parts; a buffered upload would hold all of them
     head = s3_admin.head_object(Bucket=BUCKET, Key=f"{s3_location.prefix}/big/out.ndjson")
     assert head["ContentLength"] == ref.bytes and "-" in head["ETag"]  # a multipart ETag: "<md5>-<parts>"
     assert open_uploads(s3_admin, s3_location.key_prefix) == []

@@ -76,7 +76,9 @@ def assert_object_reference(ref: Any, location: ObjectLocation) -> None:
 def test_http_source_streams_many_pages_to_one_multipart_object_with_flat_memory(
     s3_server: SeaweedS3, s3_location: ObjectLocation, s3_admin: Any, http_server: FlowHttpServer
 ) -> None:
-    """50 pages of about 1 MB (10 parts of 5 MiB): the peak stays a few parts, not the output."""
+    """100 pages of about 1 MB (18 parts of 5 MiB): the peak stays a few parts, not the output.
+
+    A few parts: the one being filled, ``upload_concurrency`` (2) in flight, and one page's records."""
     state = state_for(s3_server, s3_location, http_server)
     tracemalloc.start()
     try:
@@ -84,7 +86,7 @@ def test_http_source_streams_many_pages_to_one_multipart_object_with_flat_memory
             state,
             s3_location,
             endpoint="/big/pages",
-            params={"pages": 50, "per_page": 1000, "pad": 900},
+            params={"pages": 100, "per_page": 1000, "pad": 900},
             records_path="items",
             pagination=BIG_PAGES,
             output_path="raw/pages.ndjson",
@@ -93,17 +95,17 @@ def test_http_source_streams_many_pages_to_one_multipart_object_with_flat_memory
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    print(f"\nhttp.source to S3: {ref.bytes / MIB:.1f} MiB in 50 pages, tracemalloc peak {peak / MIB:.1f} MiB")
+    print(f"\nhttp.source to S3: {ref.bytes / MIB:.1f} MiB in 100 pages, tracemalloc peak {peak / MIB:.1f} MiB")
     assert isinstance(ref, FileReference)
-    assert (ref.records, ref.pages, ref.path) == (50_000, 50, "raw/pages.ndjson")
+    assert (ref.records, ref.pages, ref.path) == (100_000, 100, "raw/pages.ndjson")
     assert ref.bytes > 9 * MIN_PART_SIZE
-    assert peak < 6 * MIN_PART_SIZE  # a buffered upload would hold all 10 parts
+    assert peak < 8 * MIN_PART_SIZE  # a buffered upload would hold all 18 parts
     assert_object_reference(ref, s3_location)
     head = s3_admin.head_object(Bucket=BUCKET, Key=f"{s3_location.prefix}/raw/pages.ndjson")
     assert head["ContentLength"] == ref.bytes and "-" in head["ETag"]  # multipart: "<md5>-<parts>"
     assert open_uploads(s3_admin, s3_location.key_prefix) == []
     ids = [r["id"] for r in input_records(ref.model_dump(), state_for(s3_server, s3_location))]
-    assert ids == list(range(1, 50_001))
+    assert ids == list(range(1, 100_001))
 
 
 def test_ndjson_pass_through_lands_on_s3(
