@@ -29,8 +29,11 @@ from airflow_provider_flow.records.writer import write_records
 from airflow_provider_flow.storage.atomic import WriteMode
 from airflow_provider_flow.storage.base import (
     DEFAULT_FS_CONN_ID,
+    OBJECT_BASE_URI_HELP,
+    OBJECT_CONN_ID_HELP,
+    PART_SIZE_HELP,
+    configured_storage,
     no_credentials_in_uri,
-    node_storage,
     one_kind_of_base,
     trust_root,
 )
@@ -43,16 +46,9 @@ class FileSinkConfig(ConfigModel):
     path: str = Field(description="Target relative to the base directory; missing folders are created.")
     fs_conn_id: str | None = Field(DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base.")
     base_path: str | None = Field(None, description="Absolute base directory; wins over fs_conn_id.")
-    base_uri: str | None = Field(
-        None, description="Object storage base instead: 's3://bucket/prefix' (or 's3://conn_id@bucket/prefix')."
-    )
-    conn_id: str | None = Field(None, description="The Airflow connection (e.g. 'aws') with base_uri's credentials.")
-    part_size: int | None = Field(
-        None,
-        ge=MIN_PART_SIZE,
-        le=MAX_PART_SIZE,
-        description="Object storage: bytes per multipart part (5 MiB to 5 GiB; default 8 MiB).",
-    )
+    base_uri: str | None = Field(None, description=OBJECT_BASE_URI_HELP)
+    conn_id: str | None = Field(None, description=OBJECT_CONN_ID_HELP)
+    part_size: int | None = Field(None, ge=MIN_PART_SIZE, le=MAX_PART_SIZE, description=PART_SIZE_HELP)
     format: RecordFormat | None = Field(None, description="Default: from the target's extension.")
     mode: WriteMode = "overwrite"
     encoding: Encoding = "utf-8"
@@ -69,14 +65,7 @@ class FileSinkRuntime:
     config_model = FileSinkConfig
 
     def execute(self, config: FileSinkConfig, input: Any, state: ExecutionState) -> FileReference:
-        storage = node_storage(
-            state,
-            fs_conn_id=config.fs_conn_id,
-            base_path=config.base_path,
-            base_uri=config.base_uri,
-            conn_id=config.conn_id,
-            part_size=config.part_size,
-        )
+        storage = configured_storage(state, config)
         progress = ProgressReporter(state.log, f"file.sink {config.path!r}", total_records=expected_records(input))
         records = paced(input_records(input, state, trusted_bases=(trust_root(storage),)), state, "write", progress)
         ref = write_records(

@@ -28,8 +28,10 @@ from airflow_provider_flow.records.reader import describe_file, iter_records, st
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import (
     DEFAULT_FS_CONN_ID,
+    OBJECT_BASE_URI_HELP,
+    OBJECT_CONN_ID_HELP,
+    configured_storage,
     no_credentials_in_uri,
-    node_storage,
     one_kind_of_base,
     storage_name,
 )
@@ -46,10 +48,8 @@ class FileSourceConfig(ConfigModel):
     path: str = Field(description="Relative to the base directory; '*', '?', '[..]' and '**' glob over it.")
     fs_conn_id: str | None = Field(DEFAULT_FS_CONN_ID, description="An 'fs' connection whose extra 'path' is the base.")
     base_path: str | None = Field(None, description="Absolute base directory; wins over fs_conn_id.")
-    base_uri: str | None = Field(
-        None, description="Object storage base instead: 's3://bucket/prefix' (or 's3://conn_id@bucket/prefix')."
-    )
-    conn_id: str | None = Field(None, description="The Airflow connection (e.g. 'aws') with base_uri's credentials.")
+    base_uri: str | None = Field(None, description=OBJECT_BASE_URI_HELP)
+    conn_id: str | None = Field(None, description=OBJECT_CONN_ID_HELP)
     format: RecordFormat | None = Field(None, description="Default: from each file's extension.")
     encoding: Encoding = "utf-8"
     output: Literal["auto", "records", "reference"] = Field(
@@ -73,13 +73,7 @@ class FileSourceRuntime:
     def execute(
         self, config: FileSourceConfig, input: Any, state: ExecutionState
     ) -> list[Any] | FileReference | list[FileReference]:
-        storage = node_storage(
-            state,
-            fs_conn_id=config.fs_conn_id,
-            base_path=config.base_path,
-            base_uri=config.base_uri,
-            conn_id=config.conn_id,
-        )
+        storage = configured_storage(state, config)
         base = storage_name(storage)
         check_encoding(config.encoding)
         pattern = is_glob(config.path)

@@ -63,8 +63,8 @@ from airflow_provider_flow.storage.base import (
     OBJECT_BASE_URI_HELP,
     OBJECT_CONN_ID_HELP,
     PART_SIZE_HELP,
+    configured_storage,
     no_credentials_in_uri,
-    node_storage,
     one_kind_of_base,
 )
 from airflow_provider_flow.storage.object_store import MAX_PART_SIZE, MIN_PART_SIZE
@@ -170,14 +170,7 @@ class HttpSourceRuntime:
         )
         storage = None
         if config.output_path is not None:
-            storage = node_storage(
-                state,
-                fs_conn_id=config.fs_conn_id,
-                base_path=config.base_path,
-                base_uri=config.base_uri,
-                conn_id=config.conn_id,
-                part_size=config.part_size,
-            )
+            storage = configured_storage(state, config)
         label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
         progress = ProgressReporter(state.log, label)
         with HttpClient(settings, state=state) as client:

@@ -42,8 +42,8 @@ from airflow_provider_flow.storage.base import (
     OBJECT_BASE_URI_HELP,
     OBJECT_CONN_ID_HELP,
     PART_SIZE_HELP,
+    configured_storage,
     no_credentials_in_uri,
-    node_storage,
     one_kind_of_base,
     trust_root,
 )
@@ -202,14 +202,7 @@ class TransformRuntime:
         state.log.info("transform: %s", kinds)
         storage = None
         if config.output_path is not None:  # resolved before reading, so its files count as this node's own
-            storage = node_storage(
-                state,
-                fs_conn_id=config.fs_conn_id,
-                base_path=config.base_path,
-                base_uri=config.base_uri,
-                conn_id=config.conn_id,
-                part_size=config.part_size,
-            )
+            storage = configured_storage(state, config)
         trusted = () if storage is None else (trust_root(storage),)
         # Counted as read, not only as written: a filter or a sort lets few records out for long, and the
         # estimate follows the input whose size is known.

@@ -113,6 +113,20 @@ def object_storage(
     return ObjectStorage(fs, location, part_size=part_size or DEFAULT_PART_SIZE)
 
 
+def configured_storage(state: ExecutionState, config: Any) -> Storage:
+    """The storage a node's config names through the shared fields (``fs_conn_id``, ``base_path``, ``base_uri``,
+    ``conn_id`` and, for writers, ``part_size``): one call for every node with a base, so a new field is read the
+    same way everywhere."""
+    return node_storage(
+        state,
+        fs_conn_id=config.fs_conn_id,
+        base_path=config.base_path,
+        base_uri=config.base_uri,
+        conn_id=config.conn_id,
+        part_size=getattr(config, "part_size", None),
+    )
+
+
 def one_kind_of_base(cls: Any, data: Any) -> Any:
     """A config model's ``before`` validator: local (``base_path``/``fs_conn_id``) or object storage
     (``base_uri``/``conn_id``), never both; ``s3://conn_id@bucket/prefix`` is split into ``base_uri`` and
