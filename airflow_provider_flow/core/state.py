@@ -18,6 +18,38 @@ from airflow_provider_flow.core.settings import SettingsProvider, StaticSettings
 from airflow_provider_flow.errors import FlowTimeoutError
 
 
+class KeyValueStore(Protocol):
+    """A small JSON-value store scoped to one task instance that outlives a failed try (Airflow's task state store).
+
+    Runtimes keep resumption points here (the last page an http.source finished, the batches an http.sink saw
+    accepted) so an Airflow retry continues instead of starting over. Values are JSON-shaped and never None;
+    keys are short strings chosen by the runtime. Outside Airflow the default is :class:`MemoryStore`, which lives
+    as long as the ExecutionState that holds it.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def set(self, key: str, value: Any) -> None: ...
+    def delete(self, key: str) -> None: ...
+
+
+class MemoryStore:
+    """A :class:`KeyValueStore` in a dict: for tests and non-Airflow callers, where there is no retry to survive."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        if value is None:
+            raise ValueError("a stored value must not be None; delete the key instead")
+        self._values[key] = value
+
+    def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+
+
 class LoggerLike(Protocol):
     """The subset of :class:`logging.Logger` runtimes use; Airflow's task logger satisfies it."""
 
@@ -45,6 +77,8 @@ class ExecutionState:
     deadline: float | None = None
     """``time.monotonic()`` value after which the attempt must stop (from the task's ``execution_timeout``)."""
     settings: SettingsProvider = field(default_factory=StaticSettingsProvider)
+    task_store: KeyValueStore = field(default_factory=MemoryStore)
+    """Resumption state of this task instance that survives Airflow retries (see :class:`KeyValueStore`)."""
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None when the attempt has none."""
