@@ -38,3 +38,11 @@ def source(base: str, **config: Any) -> Any:
 def files_in(folder: str | Path) -> list[str]:
     """Every name in the folder, hidden ones (temporary files) included."""
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def s3_sink(server: Any, location: Any, data: Any, **config: Any) -> FileReference:
+    """file.sink on the SeaweedFS fixture's base ``location``, with ``state=`` for the task instance's ids."""
+    from tests.nodes.test_file_nodes_s3 import s3_config, settings_for
+
+    state = ExecutionState(settings=settings_for(server, location), **config.pop("state", {}))
+    return FileSinkRuntime().execute(validate_config(FileSinkConfig, s3_config(location, **config)), data, state)
