@@ -13,14 +13,19 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+from airflow_provider_flow.core.jsontext import loads_json
 from airflow_provider_flow.core.progress import ProgressReporter, paced
 from airflow_provider_flow.core.state import ExecutionState
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.records.codecs import read_os_errors
 from airflow_provider_flow.records.merge import MergeCounts, MergeRule, SnapshotIndex
 from airflow_provider_flow.records.reader import iter_records
 from airflow_provider_flow.records.reference import FileReference
@@ -57,6 +62,35 @@ def part_path(folder: str, state: ExecutionState, format: str) -> str:
     return f"{folder}/{name}" if folder not in ("", ".") else name
 
 
+def ndjson_with_text(storage: Storage, path: str, encoding: str) -> Iterator[tuple[Any, str]]:
+    """Each record of an NDJSON file with its line's JSON text (blank lines skipped, as the reader does)."""
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"  # as the reader: tolerate a byte-order mark
+    with storage.open_read(path) as stream:
+        text = io.TextIOWrapper(stream, encoding=encoding)
+        try:
+            for lineno, line in enumerate(text, start=1):
+                body = line.strip()
+                if not body:
+                    continue
+                try:
+                    yield loads_json(body, source=lambda: f"{path!r} line {lineno}", field="path"), body  # noqa: B023
+                except json.JSONDecodeError as exc:
+                    raise FlowValidationError(
+                        f"the snapshot {path!r} line {lineno} is not JSON ({exc.msg}); fix or remove the snapshot",
+                        field="path",
+                        value=path,
+                    ) from None
+        except UnicodeDecodeError as exc:
+            raise FlowValidationError(
+                f"the snapshot {path!r} is not valid {encoding} ({exc.reason}); set encoding to the file's encoding",
+                field="encoding",
+                value=encoding,
+            ) from None
+        finally:
+            text.detach()
+
+
 def merge_into_snapshot(
     storage: Storage,
     path: str,
@@ -76,9 +110,15 @@ def merge_into_snapshot(
     """
     with SnapshotIndex(rule) as index:
         if storage.stat(path) is not None:
-            old = iter_records(storage, path, format=format, encoding=encoding)
             reading = ProgressReporter(state.log, f"file.sink {path!r} (reading the snapshot)")
-            index.add(paced(old, state, "merge: read snapshot", reading), source=f"the snapshot {path!r}")
+            source = f"the snapshot {path!r}"
+            if format == "ndjson":  # kept lines go back out as they are, not decoded and encoded again
+                lines = read_os_errors(ndjson_with_text(storage, path, encoding), path)
+                lines = paced(lines, state, "merge: read snapshot", reading)
+                index.add_encoded(lines, source=source)
+            else:
+                old = iter_records(storage, path, format=format, encoding=encoding)
+                index.add(paced(old, state, "merge: read snapshot", reading), source=source)
         counts = index.add(records, source="the input")
         writing = ProgressReporter(state.log, f"file.sink {path!r} (writing the snapshot)", total_records=index.keys)
         with RecordWriter(

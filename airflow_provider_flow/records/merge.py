@@ -35,6 +35,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from airflow_provider_flow.errors import FlowValidationError
@@ -123,13 +124,19 @@ class SnapshotIndex:
 
     def add(self, records: Iterable[Any], *, source: str) -> MergeCounts:
         """Upsert ``records`` (``source`` names them in errors: "the input", "the snapshot 'x.ndjson'")."""
+        return self.add_encoded(((record, None) for record in records), source=source)
+
+    def add_encoded(self, pairs: Iterable[tuple[Any, str | None]], *, source: str) -> MergeCounts:
+        """Upsert ``(record, its JSON text)`` pairs: an NDJSON snapshot's lines are kept as they are instead of
+        being encoded again (a None text is encoded here)."""
         counts = MergeCounts()
         changes_before = self._db.total_changes
 
         def rows() -> Iterator[tuple[str, Any, str]]:
-            for index, record in enumerate(records):
+            for index, (record, text) in enumerate(pairs):
                 counts.read = index + 1
-                yield self._key(record, index, source), self._cursor(record, index, source), dumps_record(record, index)
+                body = dumps_record(record, index) if text is None else text
+                yield self._key(record, index, source), self._cursor(record, index, source), body
 
         with self._db:
             self._db.executemany(self._upsert, rows())
@@ -160,7 +167,7 @@ class SnapshotIndex:
         if self.rule.text_values:
             values = [csv_cell(v) for v in values]
         try:
-            return _KEY_TEXT(values[0] if len(values) == 1 else values)
+            return key_text(values[0]) if len(values) == 1 else "[" + ",".join(map(key_text, values)) + "]"
         except (TypeError, ValueError):
             raise FlowValidationError(
                 f"record {index} of {source} has a primary key that is not JSON ({values!r:.120}); use strings or "
@@ -176,6 +183,8 @@ class SnapshotIndex:
         value = self._field(record, name, index, source, "cursor_field")
         if self.rule.text_values:
             value = _number_in_text(csv_cell(value))
+        elif type(value) is str and self._cursor_kind is not None and self._cursor_kind[0] == "string":
+            return value  # the common case, all checks passed for the first record already
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise FlowValidationError(
                 f"record {index} of {source} has {name!r} = {value!r:.80}, which is not a number or a string; the "
@@ -216,6 +225,17 @@ class SnapshotIndex:
                 value=name,
             )
         return value
+
+
+def key_text(value: Any) -> str:
+    """The JSON text a key value is compared by (strings and integers, the usual keys, without the encoder's
+    per-call setup; the same text it would produce)."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return int.__repr__(value)
+    return _KEY_TEXT(value)
 
 
 def _number_in_text(text: str) -> int | float | str:
