@@ -10,6 +10,11 @@ confined after rendering (``storage/paths.py``), the bytes go to a temporary fil
 fsynced and renamed over the target: a failed or killed task leaves the previous version. The output is a
 :class:`~airflow_provider_flow.records.reference.FileReference` (path, records, bytes, sha256) a downstream
 node can read.
+
+``disposition`` (:mod:`~airflow_provider_flow.records.dispositions`) is the dataset-level choice on top of ``mode``:
+``replace`` the file, ``append`` a part file per task instance to the folder ``path``, or ``merge`` into the
+snapshot ``path`` by ``primary_key`` (:mod:`~airflow_provider_flow.records.merge`); with one set, ``mode`` must stay
+``overwrite``.
 """
 
 from __future__ import annotations

@@ -163,7 +163,10 @@ class SnapshotIndex:
                 field="primary_key",
                 value=list(self.rule.primary_key),
             )
-        values = [self._field(record, name, index, source, "primary_key") for name in self.rule.primary_key]
+        values = [record.get(name) for name in self.rule.primary_key]
+        if None in values:
+            for name in self.rule.primary_key:
+                self._check_present(record, name, index, source, "primary_key")
         if self.rule.text_values:
             values = [csv_cell(v) for v in values]
         try:
@@ -180,7 +183,9 @@ class SnapshotIndex:
         name = self.rule.cursor_field
         if name is None:
             return None
-        value = self._field(record, name, index, source, "cursor_field")
+        value = record.get(name)
+        if value is None:
+            self._check_present(record, name, index, source, "cursor_field")
         if self.rule.text_values:
             value = _number_in_text(csv_cell(value))
         elif type(value) is str and self._cursor_kind is not None and self._cursor_kind[0] == "string":
@@ -214,9 +219,9 @@ class SnapshotIndex:
         return value
 
     @staticmethod
-    def _field(record: dict[str, Any], name: str, index: int, source: str, setting: str) -> Any:
-        value = record.get(name)
-        if value is None:
+    def _check_present(record: dict[str, Any], name: str, index: int, source: str, setting: str) -> None:
+        """The error for a key or cursor field that is missing or null (the hot path only reads ``record.get``)."""
+        if record.get(name) is None:
             state = "is null in" if name in record else "is missing from"
             raise FlowValidationError(
                 f"{name!r} ({setting}) {state} record {index} of {source}; every record needs it: fix the data, or "
@@ -224,7 +229,6 @@ class SnapshotIndex:
                 field=setting,
                 value=name,
             )
-        return value
 
 
 def key_text(value: Any) -> str:

@@ -234,3 +234,17 @@ def test_memory_stays_flat_as_the_snapshot_grows(base: str) -> None:
     # a dict of the 100k records alone would hold about 40 MiB of Python objects
     assert large < 8 * 1024 * 1024, large
     assert large < small * 2 + 1024 * 1024, (small, large)
+
+
+def test_a_snapshot_line_that_is_not_json_fails_naming_it(base: str) -> None:
+    Path(base, "snap.ndjson").write_text('{"id": 1}\n{"id": 2,\n')
+    with pytest.raises(FlowValidationError, match=r"the snapshot 'snap.ndjson' line 2 is not JSON"):
+        merge(base, [{"id": 3}])
+    assert Path(base, "snap.ndjson").read_text() == '{"id": 1}\n{"id": 2,\n'
+
+
+def test_kept_snapshot_lines_lose_their_byte_order_mark_and_crlf(base: str) -> None:
+    """Lines go back out as they were read, but as clean NDJSON lines: no BOM, no carriage return."""
+    Path(base, "snap.ndjson").write_bytes('\ufeff{"id": 1, "n": "é"}\r\n\r\n{"id": 2}\r\n'.encode())
+    merge(base, [{"id": 3}])
+    assert Path(base, "snap.ndjson").read_bytes() == '{"id": 1, "n": "é"}\n{"id": 2}\n{"id": 3}\n'.encode()
