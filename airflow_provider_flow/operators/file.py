@@ -112,7 +112,8 @@ class FileSinkOperator(FlowNodeOperator):
     :param conn_id: the Airflow connection (e.g. ``aws``) holding ``base_uri``'s credentials.
     :param format: ``json``, ``ndjson``, ``csv`` or ``text``; default from the extension.
     :param part_size: object storage: bytes per multipart part (5 MiB to 5 GiB, default 8 MiB).
-    :param mode: ``overwrite``, ``append`` (refused on object storage) or ``error_if_exists``.
+    :param mode: ``overwrite``, ``append`` (refused on object storage: use ``disposition="append"``) or
+        ``error_if_exists``.
     :param encoding: text encoding of the file.
     :param create_dirs: create missing folders below the base (default True).
     :param declare_asset: declare the target as an outlet Asset when the path is static (see module docs).
