@@ -249,3 +249,27 @@ def test_kept_snapshot_lines_lose_their_byte_order_mark_and_crlf(base: str) -> N
     Path(base, "snap.ndjson").write_bytes('\ufeff{"id": 1, "n": "é"}\r\n\r\n{"id": 2}\r\n'.encode())
     merge(base, [{"id": 3}])
     assert Path(base, "snap.ndjson").read_bytes() == '{"id": 1, "n": "é"}\n{"id": 2}\n{"id": 3}\n'.encode()
+
+
+def test_flow_files_take_the_disposition_and_refuse_a_merge_without_key(tmp_path: Path) -> None:
+    """Flow files validate file.sink's config with the same model: the new fields work there, with the same errors."""
+    from airflow_provider_flow.errors import FlowFileError
+    from airflow_provider_flow.flows.loader import load_flow_file
+
+    flow = """\
+dag_id: customers_merge
+schedule: null
+start_date: 2024-01-01
+nodes:
+  - id: snapshot
+    runtime: file.sink
+    config: {path: customers.ndjson, base_path: /data, disposition: merge, CONFIG}
+"""
+    good = tmp_path / "good.yaml"
+    good.write_text(flow.replace("CONFIG", "primary_key: [region, id], cursor_field: updated_at"))
+    node = load_flow_file(good).nodes[0]
+    assert node.config["disposition"] == "merge" and node.config["primary_key"] == ["region", "id"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(flow.replace("CONFIG", "cursor_field: updated_at"))
+    with pytest.raises(FlowFileError, match="primary_key: disposition='merge' needs primary_key"):
+        load_flow_file(bad)
