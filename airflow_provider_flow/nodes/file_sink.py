@@ -10,10 +10,16 @@ confined after rendering (``storage/paths.py``), the bytes go to a temporary fil
 fsynced and renamed over the target: a failed or killed task leaves the previous version. The output is a
 :class:`~airflow_provider_flow.records.reference.FileReference` (path, records, bytes, sha256) a downstream
 node can read.
+
+``disposition`` (:mod:`~airflow_provider_flow.records.dispositions`) is the dataset-level choice on top of ``mode``:
+``replace`` the file, ``append`` a part file per task instance to the folder ``path``, or ``merge`` into the
+snapshot ``path`` by ``primary_key`` (:mod:`~airflow_provider_flow.records.merge`); with one set, ``mode`` must stay
+``overwrite``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -21,8 +27,11 @@ from pydantic import Field, field_validator, model_validator
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter, paced
 from airflow_provider_flow.core.state import ExecutionState
-from airflow_provider_flow.records.codecs import Encoding, RecordFormat
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.records.codecs import EXTENSIONS, Encoding, RecordFormat, detect_format
+from airflow_provider_flow.records.dispositions import Disposition, merge_into_snapshot, part_path
 from airflow_provider_flow.records.input import input_records
+from airflow_provider_flow.records.merge import MergeRule
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.totals import expected_records
 from airflow_provider_flow.records.writer import write_records
@@ -53,9 +62,34 @@ class FileSinkConfig(ConfigModel):
     mode: WriteMode = "overwrite"
     encoding: Encoding = "utf-8"
     create_dirs: bool = Field(True, description="Create missing folders below the base (never the base itself).")
+    disposition: Disposition | None = Field(
+        None,
+        description="What a run does to the dataset: 'replace' the file, 'append' a part file per run to the folder "
+        "'path', or 'merge' into the snapshot 'path' by primary_key. Unset: 'mode' alone decides, as before.",
+    )
+    primary_key: str | list[str] | None = Field(
+        None, description="merge: the top-level field (or fields) that identify a record in the snapshot."
+    )
+    cursor_field: str | None = Field(
+        None,
+        description="merge: the field whose greater value is the newer version (ties: the later record wins); "
+        "unset: the later record always wins.",
+    )
 
     _one_base = model_validator(mode="before")(one_kind_of_base)
     _no_secret = field_validator("base_uri")(no_credentials_in_uri)
+
+    @model_validator(mode="after")
+    def _disposition_fits(self) -> FileSinkConfig:
+        check_disposition(self)
+        return self
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """``primary_key`` as a tuple, whether it was given as one field or a list."""
+        if self.primary_key is None:
+            return ()
+        return (self.primary_key,) if isinstance(self.primary_key, str) else tuple(self.primary_key)
 
 
 class FileSinkRuntime:
@@ -68,15 +102,104 @@ class FileSinkRuntime:
         storage = configured_storage(state, config)
         progress = ProgressReporter(state.log, f"file.sink {config.path!r}", total_records=expected_records(input))
         records = paced(input_records(input, state, trusted_bases=(trust_root(storage),)), state, "write", progress)
+        if config.disposition == "merge":
+            fmt = detect_format(config.path, config.format)
+            rule = MergeRule(config.key_fields, config.cursor_field, text_values=fmt == "csv")
+            ref, counts = merge_into_snapshot(
+                storage,
+                config.path,
+                records,
+                rule,
+                format=fmt,
+                encoding=config.encoding,
+                create_dirs=config.create_dirs,
+                state=state,
+            )
+            progress.bytes = ref.bytes
+            progress.finish(
+                output=f"{ref.path} (merged on {', '.join(rule.primary_key)}, sha256 {ref.sha256})",
+                details=f"{counts.new:,} new, {counts.replaced:,} replaced, {counts.kept_out:,} older or duplicate "
+                f"kept out; the snapshot holds {ref.records:,} records",
+            )
+            return ref
+        path, how = config.path, f"mode {config.mode}"
+        if config.disposition == "append":
+            path, how = part_path(config.path, state, config.format or "ndjson"), "a new part"
+        elif config.disposition == "replace":
+            how = "replaced"
         ref = write_records(
             storage,
-            config.path,
+            path,
             records,
-            format=config.format,
+            format=config.format or ("ndjson" if config.disposition == "append" else None),
             mode=config.mode,
             encoding=config.encoding,
             create_dirs=config.create_dirs,
         )
         progress.bytes = ref.bytes
-        progress.finish(output=f"{ref.path} (mode {config.mode}, sha256 {ref.sha256})")
+        progress.finish(output=f"{ref.path} ({how}, sha256 {ref.sha256})")
         return ref
+
+
+def check_disposition(config: FileSinkConfig) -> None:
+    """The disposition's own rules, and how it sits with ``mode`` (see :mod:`~.records.dispositions`)."""
+    merge_only = {"primary_key": config.primary_key, "cursor_field": config.cursor_field}
+    if config.disposition != "merge":
+        for name, value in merge_only.items():
+            if value is not None:
+                raise FlowValidationError(
+                    f"{name} only applies to disposition='merge' (disposition is {config.disposition!r}); set "
+                    f"disposition='merge' or remove {name}",
+                    field=name,
+                    value=value,
+                )
+    if config.disposition is None:
+        return
+    if config.mode != "overwrite":
+        raise FlowValidationError(
+            f"mode={config.mode!r} conflicts with disposition={config.disposition!r}: the disposition decides how "
+            "the dataset is written; remove mode (or use disposition='append' for a new part file per run)",
+            field="mode",
+            value=config.mode,
+        )
+    if config.disposition == "append":
+        _check_append_folder(config.path)
+    elif config.disposition == "merge":
+        _check_merge(config)
+
+
+def _check_append_folder(path: str) -> None:
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    if os.path.splitext(last)[1].lower() in EXTENSIONS:
+        folder = path.rstrip("/").rsplit("/", 1)[0] if "/" in path.rstrip("/") else "."
+        raise FlowValidationError(
+            f"with disposition='append', path names the folder each run adds a part file to, and {last!r} looks "
+            f"like a file name; use path={folder!r} (and format=...) so readers can glob the folder's parts",
+            field="path",
+            value=path,
+        )
+
+
+def _check_merge(config: FileSinkConfig) -> None:
+    keys = config.key_fields
+    if not keys or any(not isinstance(k, str) or not k for k in keys) or len(set(keys)) != len(keys):
+        raise FlowValidationError(
+            "disposition='merge' needs primary_key: the field that identifies a record (e.g. 'id'), or a list of "
+            "distinct field names for a composite key",
+            field="primary_key",
+            value=config.primary_key,
+        )
+    if config.cursor_field is not None and (not config.cursor_field or config.cursor_field in keys):
+        raise FlowValidationError(
+            "cursor_field must be a field other than the primary key (e.g. 'updated_at'): it orders the versions "
+            "of one key",
+            field="cursor_field",
+            value=config.cursor_field,
+        )
+    if detect_format(config.path, config.format) == "text":
+        raise FlowValidationError(
+            "format 'text' has no fields, so it cannot be merged on a primary key; use an .ndjson (or .csv, .json) "
+            "snapshot",
+            field="format",
+            value=config.format or "text",
+        )

@@ -29,6 +29,7 @@ from airflow_provider_flow.nodes.file_sink import FileSinkConfig
 from airflow_provider_flow.nodes.file_source import FileSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from, holds_template
 from airflow_provider_flow.records.codecs import RecordFormat
+from airflow_provider_flow.records.dispositions import Disposition
 from airflow_provider_flow.storage.atomic import WriteMode
 from airflow_provider_flow.storage.object_keys import confine_key, parse_base_uri
 from airflow_provider_flow.storage.paths import check_relative
@@ -111,10 +112,16 @@ class FileSinkOperator(FlowNodeOperator):
     :param conn_id: the Airflow connection (e.g. ``aws``) holding ``base_uri``'s credentials.
     :param format: ``json``, ``ndjson``, ``csv`` or ``text``; default from the extension.
     :param part_size: object storage: bytes per multipart part (5 MiB to 5 GiB, default 8 MiB).
-    :param mode: ``overwrite``, ``append`` (refused on object storage) or ``error_if_exists``.
+    :param mode: ``overwrite``, ``append`` (refused on object storage: use ``disposition="append"``) or
+        ``error_if_exists``.
     :param encoding: text encoding of the file.
     :param create_dirs: create missing folders below the base (default True).
     :param declare_asset: declare the target as an outlet Asset when the path is static (see module docs).
+    :param disposition: what a run does to the dataset (README "Write dispositions"): ``replace`` the file,
+        ``append`` a new part file per run to the folder ``path``, or ``merge`` into the snapshot ``path`` by
+        ``primary_key``; unset, ``mode`` alone decides (leave ``mode`` at ``overwrite`` when setting it).
+    :param primary_key: ``merge``: the field (or list of fields) identifying a record.
+    :param cursor_field: ``merge``: the field whose greater value is the newer version (ties: the later record).
     """
 
     ui_color = "#fff4e0"
@@ -134,6 +141,9 @@ class FileSinkOperator(FlowNodeOperator):
         encoding: str = "utf-8",
         create_dirs: bool = True,
         declare_asset: bool = True,
+        disposition: Disposition | None = None,
+        primary_key: str | list[str] | None = None,
+        cursor_field: str | None = None,
         **kwargs: Any,
     ) -> None:
         if declare_asset and "outlets" not in kwargs:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -157,6 +158,18 @@ class RecordWriter:
             self._emit(self._text_line(record, index))
         else:
             self._emit(self._csv_row(record, index))
+        self.records += 1
+
+    def write_json_text(self, text: str) -> None:
+        """One record already encoded by ``dumps_record`` (a merge re-emits what its index holds): JSON and NDJSON
+        take the text as is, without decoding and encoding it again; CSV and text decode it and write the record."""
+        if self.format == "ndjson":
+            self._emit(text + "\n")
+        elif self.format == "json":
+            self._emit(("\n" if self.records == 0 else ",\n") + text)
+        else:
+            self.write(json.loads(text))
+            return
         self.records += 1
 
     def write_many(self, records: Iterable[Any]) -> int:

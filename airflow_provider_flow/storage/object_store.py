@@ -375,8 +375,9 @@ class ObjectStorage:
         uri = self._uri(key)
         if mode == "append":
             raise FlowValidationError(
-                f"cannot append to {uri!r}: objects in object storage cannot be extended atomically; write one "
-                "object per run (a templated path such as .../{{ ds }}/part.jsonl) or use mode='overwrite'",
+                f"cannot append to {uri!r}: objects in object storage cannot be extended atomically; use "
+                "disposition='append' (file.sink adds one object per run to a folder), a templated path such as "
+                ".../{{ ds }}/part.jsonl, or mode='overwrite'",
                 field="mode",
                 value=mode,
             )
