@@ -1,0 +1,48 @@
+"""A 10-page API on the shared test server that fails one page once: what a resumed retry must get through."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from typing import Any
+
+from tests.fixtures.http_server import FlowHttpServer, RecordedRequest
+
+PER_PAGE = 5
+PAGES = 10
+ALL_IDS = list(range(1, PAGES * PER_PAGE + 1))
+
+
+class PagesApi:
+    """``GET <path>?page=N``: ``PER_PAGE`` records per page for pages 1..10, then an empty page; ``fail_page``
+    answers 503 on its first ``fail_times`` visits. ``pages_requested`` is the request log, in order."""
+
+    def __init__(self, server: FlowHttpServer, path: str, *, fail_page: int | None = None, fail_times: int = 1):
+        self.server = server
+        self.path = path
+        self.fail_page = fail_page
+        self.fail_times = fail_times
+        self.pages_requested: list[int] = []
+        self._lock = threading.Lock()
+        self._visits: Counter[int] = Counter()
+        server.add_route(path, self._handle)
+
+    def _handle(self, req: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
+        page = int(req.query.get("page", 1))
+        with self._lock:
+            self.pages_requested.append(page)
+            self._visits[page] += 1
+            failing = page == self.fail_page and self._visits[page] <= self.fail_times
+        if failing:
+            return 503, {"Content-Type": "application/json"}, b'{"error": "page unavailable, try again"}'
+        first = (page - 1) * PER_PAGE + 1
+        count = PER_PAGE if 1 <= page <= PAGES else 0
+        body: dict[str, Any] = {"items": [{"id": i, "name": f"item-{i}"} for i in range(first, first + count)]}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def http_conn(server: FlowHttpServer) -> str:
+    """The server as an Airflow connection (JSON for an ``AIRFLOW_CONN_*`` variable)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    return json.dumps({"conn_type": "http", "host": host, "port": int(port), "schema": "http"})

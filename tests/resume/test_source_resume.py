@@ -1,0 +1,140 @@
+"""An Airflow retry of http.source continues after the last page the failed try finished (records/resume.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.http_server import FlowHttpServer
+from tests.resume.pages_api import ALL_IDS, PagesApi, http_conn
+
+
+def source_dag(dag_id: str, path: str, base: Path, **config: Any) -> Any:
+    from airflow.sdk import DAG
+
+    from airflow_provider_flow.operators.http import HttpSourceOperator
+
+    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        HttpSourceOperator(
+            task_id="fetch",
+            http_conn_id="pages_api",
+            endpoint=path,
+            pagination={"type": "page"},
+            records_path="items",
+            retry={"max_attempts": 1},  # the 503 fails the try at once: Airflow's retry is what is tested
+            output_path="out/items.ndjson",
+            base_path=str(base),
+            retries=1,
+            retry_delay=timedelta(seconds=1),
+            **config,
+        )
+    return dag
+
+
+def ids_in(path: Path) -> list[int]:
+    return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+
+
+def staged_files(base: Path) -> list[Path]:
+    return sorted(p for p in (base / ".flow-staging").rglob("*") if p.is_file()) if (base / ".flow-staging").exists() else []
+
+
+@pytest.fixture
+def pages_conn(http_server: FlowHttpServer, monkeypatch: pytest.MonkeyPatch) -> FlowHttpServer:
+    monkeypatch.setenv("AIRFLOW_CONN_PAGES_API", http_conn(http_server))
+    return http_server
+
+
+def test_a_retry_after_a_failure_at_page_7_requests_pages_7_to_10_only(
+    airflow_db, pages_conn: FlowHttpServer, tmp_path: Path, capsys
+) -> None:
+    from tests.airflow_harness import run_dag
+
+    api = PagesApi(pages_conn, "/resume/source", fail_page=7)
+    result = run_dag(source_dag("resume_source_native", "/resume/source", tmp_path))
+
+    assert (result.tasks["fetch"].state, result.tasks["fetch"].try_number) == ("success", 2)
+    # try 1: pages 1-7 (7 failed); try 2: page 7 again, then 8-10 and the empty page 11 that ends the run
+    assert api.pages_requested == [1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10, 11]
+    assert ids_in(tmp_path / "out/items.ndjson") == ALL_IDS  # complete, in order, nothing twice
+    ref = result.xcom("fetch")
+    assert ref["records"] == len(ALL_IDS) and ref["pages"] == 11
+    assert staged_files(tmp_path) == []  # the stage is deleted once the output is published
+    assert "resuming after page 6 (30 records staged by an earlier try)" in capsys.readouterr().out
+
+
+def test_on_airflow_before_3_3_the_checkpoint_lives_next_to_the_staged_pages(
+    airflow_db, pages_conn: FlowHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The fallback (no task state store in the context) also resumes; run on 3.3 by hiding the native store."""
+    from airflow_provider_flow.operators import task_state
+    from tests.airflow_harness import run_dag
+
+    real = task_state.task_store_from
+    seen: list[Any] = []
+
+    def without_native_store(context: Any) -> Any:
+        store = real({k: v for k, v in context.items() if k != "task_state_store"})
+        seen.append(store)
+        return store
+
+    monkeypatch.setattr("airflow_provider_flow.operators.base.task_store_from", without_native_store)
+    api = PagesApi(pages_conn, "/resume/fallback", fail_page=7)
+    result = run_dag(source_dag("resume_source_fallback", "/resume/fallback", tmp_path))
+
+    assert (result.tasks["fetch"].state, result.tasks["fetch"].try_number) == ("success", 2)
+    assert [type(s).__name__ for s in seen] == ["FallbackTaskStore", "FallbackTaskStore"]
+    assert api.pages_requested == [1, 2, 3, 4, 5, 6, 7, 7, 8, 9, 10, 11]
+    assert ids_in(tmp_path / "out/items.ndjson") == ALL_IDS
+    assert staged_files(tmp_path) == []  # checkpoint object and pages both gone after the publish
+    assert "resuming after page 6" in capsys.readouterr().out
+
+
+def test_a_try_that_fails_publishes_nothing_and_a_changed_config_starts_over(
+    http_server: FlowHttpServer, tmp_path: Path
+) -> None:
+    """Runtime level: the same store across two tries, as Airflow keeps it; the second try has other params."""
+    from airflow_provider_flow.core.config import validate_config
+    from airflow_provider_flow.core.settings import StaticSettingsProvider
+    from airflow_provider_flow.core.state import ExecutionState, MemoryStore
+    from airflow_provider_flow.errors import FlowError
+    from airflow_provider_flow.http.settings import HttpSettings, RetrySettings
+    from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
+
+    api = PagesApi(http_server, "/resume/changed", fail_page=4)
+    settings = HttpSettings(base_url=http_server.url, retry=RetrySettings(max_attempts=1))
+    store = MemoryStore()
+
+    def attempt(try_number: int, params: dict[str, Any]) -> Any:
+        state = ExecutionState(
+            try_number=try_number,
+            max_tries=1,
+            settings=StaticSettingsProvider(http={"api": settings}),
+            task_store=store,
+        )
+        values = {
+            "http_conn_id": "api",
+            "endpoint": "/resume/changed",
+            "params": params,
+            "pagination": {"type": "page"},
+            "records_path": "items",
+            "output_path": "items.ndjson",
+            "base_path": str(tmp_path),
+        }
+        return HttpSourceRuntime().execute(validate_config(HttpSourceConfig, values), None, state)
+
+    with pytest.raises(FlowError):
+        attempt(1, {"v": "1"})
+    assert not (tmp_path / "items.ndjson").exists()  # nothing published by a failed try
+    assert store.get("http.source/resume")["pages"] == 3
+    assert len(staged_files(tmp_path)) == 3
+
+    ref = attempt(2, {"v": "2"})  # another query: the staged pages of v=1 must not be reused
+    assert api.pages_requested == [1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert ids_in(tmp_path / "items.ndjson") == ALL_IDS and ref.records == len(ALL_IDS)
+    assert store.get("http.source/resume") is None
+    assert staged_files(tmp_path) == []
