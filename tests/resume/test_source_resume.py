@@ -40,7 +40,11 @@ def ids_in(path: Path) -> list[int]:
 
 
 def staged_files(base: Path) -> list[Path]:
-    return sorted(p for p in (base / ".flow-staging").rglob("*") if p.is_file()) if (base / ".flow-staging").exists() else []
+    return (
+        sorted(p for p in (base / ".flow-staging").rglob("*") if p.is_file())
+        if (base / ".flow-staging").exists()
+        else []
+    )
 
 
 @pytest.fixture
