@@ -23,6 +23,7 @@ Why it looks like this:
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from functools import partial
 from typing import Any, Literal
 
 import httpx
@@ -185,23 +186,10 @@ class HttpSourceRuntime:
                     own_params=config.params,
                     safe_url=client.settings.safe_url,
                 )
-            if checkpoints is None:
-                records = self._all_pages(client, config, paginator, state, records_expr, progress)
-            else:
-                start = checkpoints.resume_point(state)
-                pages = checkpoints.stage_all(
-                    self._all_pages(
-                        client,
-                        config,
-                        paginator,
-                        state,
-                        records_expr,
-                        progress,
-                        start=start,
-                        on_page=checkpoints.page_done,
-                    )
-                )
-                records = checkpoints.stage.records(pages)
+            if checkpoints is not None:
+                pages_from = partial(self._all_pages, client, config, paginator, state, records_expr, progress)
+                return self._resumable(config, state, progress, checkpoints, pages_from)
+            records = self._all_pages(client, config, paginator, state, records_expr, progress)
             result = emit_records(
                 records,
                 progress,
@@ -212,10 +200,28 @@ class HttpSourceRuntime:
             )
         if isinstance(result, list):
             return result
-        if checkpoints is not None:
-            checkpoints.finished(pages)
-            return result.model_copy(update={"pages": pages})
         return result.model_copy(update={"pages": progress.pages})
+
+    @staticmethod
+    def _resumable(
+        config: HttpSourceConfig,
+        state: ExecutionState,
+        progress: ProgressReporter,
+        checkpoints: SourceCheckpoints,
+        pages_from: Callable[..., Iterator[Any]],
+    ) -> FileReference:
+        """Stage each page (after those an earlier try staged), then publish the output from the stage, once.
+
+        ``pages_from(start=..., on_page=...)`` is :meth:`_all_pages` with this run's arguments bound.
+        """
+        start = checkpoints.resume_point(state)
+        pages = checkpoints.stage_all(pages_from(start=start, on_page=checkpoints.page_done))
+        assert config.output_path is not None  # checkpoints exist only with output_path
+        published = checkpoints.publish(
+            pages, progress, output_path=config.output_path, format=config.output_format, mode=config.write_mode
+        )
+        checkpoints.finished(pages)
+        return published.model_copy(update={"pages": pages})
 
     def _all_pages(
         self,

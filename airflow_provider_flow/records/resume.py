@@ -32,9 +32,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState, KeyValueStore
+from airflow_provider_flow.records.output import emit_records
+from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.staging import STAGING_ROOT, PageStage, resumable_store, task_instance_key
 from airflow_provider_flow.storage.protocol import Storage
+
+#: Bytes copied per read when an NDJSON output is assembled from staged pages.
+_COPY_CHUNK = 1 << 20
 
 #: The task-state key of an http.source checkpoint.
 SOURCE_KEY = "http.source/resume"
@@ -182,6 +188,42 @@ class SourceCheckpoints:
                 "url": url,
                 "params": None if nxt_params is None else self._params_delta(nxt_params),
             },
+        )
+
+    def publish(
+        self, pages: int, progress: ProgressReporter, *, output_path: str, format: str, mode: str
+    ) -> FileReference:
+        """Write the output from staged pages 1..``pages``, atomically. NDJSON output is the staged bytes as they
+        are (the stage writes exactly what the output writer would), so a successful run pays one extra copy, not
+        a re-parse; other formats go through the record writer."""
+        if format != "ndjson":
+            published = emit_records(
+                self.stage.records(pages),
+                progress,
+                storage=self.stage.storage,
+                output_path=output_path,
+                format=format,
+                mode=mode,
+            )
+            assert isinstance(published, FileReference)
+            return published
+        storage = self.stage.storage
+        with storage.atomic_write(output_path, mode=mode) as written:
+            for page in range(1, pages + 1):
+                with storage.open_read(self.stage.page_path(page)) as stream:
+                    while chunk := stream.read(_COPY_CHUNK):
+                        written.write(chunk)
+        progress.update(records=self.records)
+        shown = getattr(written, "path", None) or getattr(written, "uri", None) or written.relative_path
+        progress.finish(output=str(shown))
+        return FileReference(
+            path=written.relative_path,
+            **storage.describe(),
+            format="ndjson",
+            encoding="utf-8",
+            records=self.records,
+            bytes=written.bytes,
+            sha256=written.sha256,
         )
 
     def finished(self, pages: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -132,13 +133,60 @@ def test_a_try_that_fails_publishes_nothing_and_a_changed_config_starts_over(
         return HttpSourceRuntime().execute(validate_config(HttpSourceConfig, values), None, state)
 
     with pytest.raises(FlowError):
-        attempt(1, {"v": "1"})
+        attempt(1, {"v": "1", "api_key": "sekret-123"})
     assert not (tmp_path / "items.ndjson").exists()  # nothing published by a failed try
-    assert store.get("http.source/resume")["pages"] == 3
+    saved = store.get("http.source/resume")
+    assert saved["pages"] == 3 and saved["url"] is None  # the next request is the first URL with page=4
+    assert saved["params"] == {"set": {"page": 4}, "drop": []}  # the node's own params (the key) are not copied
+    assert "sekret-123" not in json.dumps(saved)
     assert len(staged_files(tmp_path)) == 3
 
-    ref = attempt(2, {"v": "2"})  # another query: the staged pages of v=1 must not be reused
+    ref = attempt(2, {"v": "2", "api_key": "sekret-123"})  # another query: the staged pages of v=1 must not be reused
     assert api.pages_requested == [1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     assert ids_in(tmp_path / "items.ndjson") == ALL_IDS and ref.records == len(ALL_IDS)
+    written = (tmp_path / "items.ndjson").read_bytes()  # the copied stage: the reference describes these bytes
+    assert (ref.bytes, ref.sha256) == (len(written), hashlib.sha256(written).hexdigest())
     assert store.get("http.source/resume") is None
     assert staged_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("output_format", ["json", "csv"])
+def test_other_output_formats_are_rebuilt_from_the_staged_pages(
+    http_server: FlowHttpServer, tmp_path: Path, output_format: str
+) -> None:
+    """NDJSON output copies the staged bytes; JSON and CSV re-encode the staged records, whole, once."""
+    from airflow_provider_flow.core.config import validate_config
+    from airflow_provider_flow.core.settings import StaticSettingsProvider
+    from airflow_provider_flow.core.state import ExecutionState, MemoryStore
+    from airflow_provider_flow.errors import FlowError
+    from airflow_provider_flow.http.settings import HttpSettings, RetrySettings
+    from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
+    from airflow_provider_flow.records.input import input_records
+
+    api = PagesApi(http_server, f"/resume/{output_format}", fail_page=9)
+    settings = StaticSettingsProvider(
+        http={"api": HttpSettings(base_url=http_server.url, retry=RetrySettings(max_attempts=1))}
+    )
+    store = MemoryStore()
+    values = {
+        "http_conn_id": "api",
+        "endpoint": f"/resume/{output_format}",
+        "pagination": {"type": "page"},
+        "records_path": "items",
+        "output_path": f"items.{output_format}",
+        "output_format": output_format,
+        "base_path": str(tmp_path),
+    }
+    config = validate_config(HttpSourceConfig, values)
+
+    def attempt(try_number: int) -> Any:
+        state = ExecutionState(try_number=try_number, max_tries=1, settings=settings, task_store=store)
+        return HttpSourceRuntime().execute(config, None, state)
+
+    with pytest.raises(FlowError):
+        attempt(1)
+    ref = attempt(2)
+    assert api.pages_requested == [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 11]
+    state = ExecutionState(settings=settings)
+    assert [int(r["id"]) for r in input_records(ref.model_dump(), state)] == ALL_IDS  # verified by its sha256 too
+    assert ref.records == len(ALL_IDS) and ref.pages == 11
