@@ -215,7 +215,7 @@ class HttpSourceRuntime:
         ``pages_from(start=..., on_page=...)`` is :meth:`_all_pages` with this run's arguments bound.
         """
         start = checkpoints.resume_point(state)
-        pages = checkpoints.stage_all(pages_from(start=start, on_page=checkpoints.page_done))
+        pages = checkpoints.stage_all(pages_from(start=start, on_page=checkpoints.page_done), progress)
         assert config.output_path is not None  # checkpoints exist only with output_path
         published = checkpoints.publish(
             pages, progress, output_path=config.output_path, format=config.output_format, mode=config.write_mode

@@ -34,9 +34,9 @@ from pydantic import BaseModel
 
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState, KeyValueStore
-from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.staging import STAGING_ROOT, PageStage, resumable_store, task_instance_key
+from airflow_provider_flow.records.writer import RecordWriter
 from airflow_provider_flow.storage.protocol import Storage
 
 #: Bytes copied per read when an NDJSON output is assembled from staged pages.
@@ -99,6 +99,7 @@ class SourceCheckpoints:
         self.safe_url = safe_url
         self.log = log
         self.records = 0
+        self.resumed_records = 0
         self._warned = False
 
     @classmethod
@@ -143,7 +144,7 @@ class SourceCheckpoints:
         delta = saved.get("params")
         params = None if delta is None else self._params_from(delta)
         url = saved.get("url") or self.first_url
-        self.records = records
+        self.records = self.resumed_records = records
         self.log.info(
             "http.source: resuming after page %d (%d records staged by an earlier try); next request: %s",
             pages,
@@ -153,12 +154,15 @@ class SourceCheckpoints:
         self.stage.start_at(pages + 1)
         return ResumePoint(pages=pages, records=records, url=url, params=params)
 
-    def stage_all(self, records: Iterable[Any]) -> int:
-        """Stage every record (``records`` calls :meth:`page_done` at each page's end); returns the pages staged,
-        resumed ones included. A failure discards the unfinished page and keeps the finished ones for a retry."""
+    def stage_all(self, records: Iterable[Any], progress: ProgressReporter) -> int:
+        """Stage every record (``records`` calls :meth:`page_done` at each page's end), counting this try's in
+        ``progress``; returns the pages staged, resumed ones included. A failure discards the unfinished page and
+        keeps the finished ones for a retry."""
+        count = progress.add_record
         try:
             for record in records:
                 self.stage.write(record)
+                count()
         except BaseException:
             self.stage.abort()
             raise
@@ -196,35 +200,29 @@ class SourceCheckpoints:
         """Write the output from staged pages 1..``pages``, atomically. NDJSON output is the staged bytes as they
         are (the stage writes exactly what the output writer would), so a successful run pays one extra copy, not
         a re-parse; other formats go through the record writer."""
-        if format != "ndjson":
-            published = emit_records(
-                self.stage.records(pages),
-                progress,
-                storage=self.stage.storage,
-                output_path=output_path,
-                format=format,
-                mode=mode,
-            )
-            assert isinstance(published, FileReference)
-            return published
         storage = self.stage.storage
-        with storage.atomic_write(output_path, mode=mode) as written:
-            for page in range(1, pages + 1):
-                with storage.open_read(self.stage.page_path(page)) as stream:
-                    while chunk := stream.read(_COPY_CHUNK):
-                        written.write(chunk)
-        progress.update(records=self.records)
-        shown = getattr(written, "path", None) or getattr(written, "uri", None) or written.relative_path
-        progress.finish(output=str(shown))
-        return FileReference(
-            path=written.relative_path,
-            **storage.describe(),
-            format="ndjson",
-            encoding="utf-8",
-            records=self.records,
-            bytes=written.bytes,
-            sha256=written.sha256,
-        )
+        if format != "ndjson":
+            with RecordWriter(storage, output_path, format=format, mode=mode) as writer:
+                writer.write_many(self.stage.records(pages))
+            published = writer.reference()
+        else:
+            with storage.atomic_write(output_path, mode=mode) as written:
+                for page in range(1, pages + 1):
+                    with storage.open_read(self.stage.page_path(page)) as stream:
+                        while chunk := stream.read(_COPY_CHUNK):
+                            written.write(chunk)
+            published = FileReference(
+                path=written.relative_path,
+                **storage.describe(),
+                format="ndjson",
+                encoding="utf-8",
+                records=self.records,
+                bytes=written.bytes,
+                sha256=written.sha256,
+            )
+        resumed = f"{self.resumed_records:,} records staged by earlier tries" if self.resumed_records else None
+        progress.finish(output=published.path, details=resumed)
+        return published
 
     def finished(self, pages: int) -> None:
         """The output is published: delete the checkpoint, then the staged pages."""

@@ -152,7 +152,7 @@ def test_a_try_that_fails_publishes_nothing_and_a_changed_config_starts_over(
 
 @pytest.mark.parametrize("output_format", ["json", "csv"])
 def test_other_output_formats_are_rebuilt_from_the_staged_pages(
-    http_server: FlowHttpServer, tmp_path: Path, output_format: str
+    http_server: FlowHttpServer, tmp_path: Path, output_format: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """NDJSON output copies the staged bytes; JSON and CSV re-encode the staged records, whole, once."""
     from airflow_provider_flow.core.config import validate_config
@@ -185,7 +185,11 @@ def test_other_output_formats_are_rebuilt_from_the_staged_pages(
 
     with pytest.raises(FlowError):
         attempt(1)
-    ref = attempt(2)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="airflow_provider_flow"):
+        ref = attempt(2)
+    summary = [r.getMessage() for r in caplog.records if " done: " in r.getMessage()]
+    assert len(summary) == 1 and "40 records staged by earlier tries" in summary[0]
     assert api.pages_requested == [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 11]
     state = ExecutionState(settings=settings)
     assert [int(r["id"]) for r in input_records(ref.model_dump(), state)] == ALL_IDS  # verified by its sha256 too
