@@ -37,6 +37,7 @@ from airflow_provider_flow.core.state import ExecutionState, KeyValueStore
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.staging import STAGING_ROOT, PageStage, resumable_store, task_instance_key
 from airflow_provider_flow.records.writer import RecordWriter
+from airflow_provider_flow.redaction import REDACTED
 from airflow_provider_flow.storage.protocol import Storage
 
 #: Bytes copied per read when an NDJSON output is assembled from staged pages.
@@ -174,7 +175,7 @@ class SourceCheckpoints:
         if nxt_url is None:
             return  # the last page: the output is published next, nothing to resume to
         url: str | None = None if nxt_url == self.first_url else nxt_url
-        if url is not None and self.safe_url(url) != url:
+        if url is not None and REDACTED in self.safe_url(url) and REDACTED not in url:
             if not self._warned:
                 self._warned = True
                 self.log.warning(

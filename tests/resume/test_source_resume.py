@@ -194,3 +194,55 @@ def test_other_output_formats_are_rebuilt_from_the_staged_pages(
     state = ExecutionState(settings=settings)
     assert [int(r["id"]) for r in input_records(ref.model_dump(), state)] == ALL_IDS  # verified by its sha256 too
     assert ref.records == len(ALL_IDS) and ref.pages == 11
+
+
+def run_linked(server: FlowHttpServer, tmp_path: Path, store: Any, try_number: int) -> Any:
+    from airflow_provider_flow.core.config import validate_config
+    from airflow_provider_flow.core.settings import StaticSettingsProvider
+    from airflow_provider_flow.core.state import ExecutionState
+    from airflow_provider_flow.http.settings import HttpSettings, RetrySettings
+    from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
+
+    settings = HttpSettings(base_url=server.url, retry=RetrySettings(max_attempts=1))
+    state = ExecutionState(
+        try_number=try_number, max_tries=1, settings=StaticSettingsProvider(http={"api": settings}), task_store=store
+    )
+    values = {
+        "http_conn_id": "api",
+        "endpoint": "/resume/linked",
+        "response_format": "ndjson",
+        "pagination": {"type": "link"},
+        "output_path": "linked.ndjson",
+        "base_path": str(tmp_path),
+    }
+    return HttpSourceRuntime().execute(validate_config(HttpSourceConfig, values), None, state)
+
+
+def test_ndjson_pages_linked_by_url_resume_from_the_stored_link(http_server: FlowHttpServer, tmp_path: Path) -> None:
+    from airflow_provider_flow.core.state import MemoryStore
+    from airflow_provider_flow.errors import FlowError
+
+    api = PagesApi(http_server, "/resume/linked", fail_page=5, ndjson_links=True)
+    store = MemoryStore()
+    with pytest.raises(FlowError):
+        run_linked(http_server, tmp_path, store, 1)
+    saved = store.get("http.source/resume")
+    assert (saved["pages"], saved["url"], saved["params"]) == (4, f"{http_server.url}/resume/linked?page=5", None)
+    ref = run_linked(http_server, tmp_path, store, 2)
+    assert api.pages_requested == [1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10]
+    assert ids_in(tmp_path / "linked.ndjson") == ALL_IDS and ref.pages == 10
+
+
+def test_a_next_page_link_carrying_a_credential_is_never_stored(http_server: FlowHttpServer, tmp_path: Path) -> None:
+    from airflow_provider_flow.core.state import MemoryStore
+    from airflow_provider_flow.errors import FlowError
+
+    api = PagesApi(http_server, "/resume/linked", fail_page=5, ndjson_links=True, link_extra="&access_token=tok-9876")
+    store = MemoryStore()
+    with pytest.raises(FlowError):
+        run_linked(http_server, tmp_path, store, 1)
+    # every link carries the token: no checkpoint could be saved without it
+    assert store.get("http.source/resume") is None
+    run_linked(http_server, tmp_path, store, 2)
+    assert api.pages_requested == [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]  # started over: nothing to resume
+    assert ids_in(tmp_path / "linked.ndjson") == ALL_IDS
