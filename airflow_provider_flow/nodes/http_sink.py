@@ -59,6 +59,7 @@ from airflow_provider_flow.http.settings import (
 from airflow_provider_flow.records.delivery import BatchSpan, DeliveryLedger, Problem, format_ranges, merged_ranges
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.reference import as_reference
+from airflow_provider_flow.records.sink_resume import AcceptedBatches
 from airflow_provider_flow.records.totals import expected_records
 from airflow_provider_flow.storage.base import node_storage
 
@@ -162,6 +163,7 @@ class HttpSinkRuntime:
             if ref is not None:  # this worker reaches the upstream file through its own connection or path
                 input = ref.model_copy(update={"fs_conn_id": config.fs_conn_id, "base_path": config.base_path})
         records = input_records(input, state, trusted_bases=trusted)
+        resume = AcceptedBatches.open(state, storage, config, input)  # skip what an earlier try delivered
         settings = state.settings.get(HTTP, config.http_conn_id).with_overrides(
             timeout=config.timeout,
             retry=config.retry,
@@ -187,11 +189,13 @@ class HttpSinkRuntime:
             in_flight: dict[Future[None], _Batch] = {}
 
             def collect(done: set[Future[None]]) -> None:
+                accepted_now: list[_Batch] = []
                 for future in done:
                     batch = in_flight.pop(future)
                     error = future.exception()
                     if error is None:
                         ledger.accepted.append(batch)
+                        accepted_now.append(batch)
                         progress.update(records=batch.count, bytes=len(batch.payload), pages=1)
                     elif isinstance(error, FlowError):
                         outcome = _problem(batch, error)
@@ -199,6 +203,8 @@ class HttpSinkRuntime:
                         ledger.problems.append((outcome, batch, error))
                     else:
                         raise error
+                if resume is not None:
+                    resume.accepted(accepted_now)
 
             try:
                 for batch in self._batches(records, config):
@@ -210,6 +216,9 @@ class HttpSinkRuntime:
                     if ledger.problems:
                         next_offset = batch.first
                         break
+                    if resume is not None and resume.delivered_before(batch):
+                        ledger.accepted.append(batch)  # the API holds it: counted, not sent again
+                        continue
                     in_flight[pool.submit(self._send, client, config, state, batch, url, settings.retry)] = batch
                 else:
                     exhausted = True  # the whole input went into batches
@@ -222,15 +231,27 @@ class HttpSinkRuntime:
 
         ledger.unread_from = None if exhausted else next_offset
         if ledger.problems or input_error is not None:
+            if resume is not None:
+                resume.flush()  # the retry must know every batch this try delivered
+                state.log.info(
+                    "http.sink: an Airflow retry of this task skips the %d accepted batches and sends the rest",
+                    len(ledger.accepted),
+                )
             raise self._failure(config, state, ledger, input_error, next_offset, safe_url)
         self._log_resent(config, state, ledger)
         progress.finish(output=f"{ledger.accepted_records:,} accepted, 0 rejected")
-        return {
+        output = {
             "accepted_records": ledger.accepted_records,
             "batches": len(ledger.accepted),
             "endpoint": safe_url,
             "method": config.method,
         }
+        if resume is not None:
+            resume.finished()
+            if resume.skipped:  # delivered by earlier tries, included in the counts above
+                output["resumed_batches"] = len(resume.skipped)
+                output["resumed_records"] = sum(batch.count for batch in resume.skipped)
+        return output
 
     @staticmethod
     def _batches(records: Any, config: HttpSinkConfig) -> Iterator[_Batch]:

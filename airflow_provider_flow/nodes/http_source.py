@@ -22,7 +22,8 @@ Why it looks like this:
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from functools import partial
 from typing import Any, Literal
 
 import httpx
@@ -58,6 +59,7 @@ from airflow_provider_flow.http.settings import (
 )
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.records.resume import ResumePoint, SourceCheckpoints
 from airflow_provider_flow.storage.base import (
     DEFAULT_FS_CONN_ID,
     OBJECT_BASE_URI_HELP,
@@ -174,6 +176,19 @@ class HttpSourceRuntime:
         label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
         progress = ProgressReporter(state.log, label)
         with HttpClient(settings, state=state) as client:
+            checkpoints = None
+            if storage is not None:  # resumable retries (records/resume.py); XCom results are fetched again
+                checkpoints = SourceCheckpoints.open(
+                    state,
+                    storage,
+                    config,
+                    first_url=client.url_for(config.endpoint),
+                    own_params=config.params,
+                    safe_url=client.settings.safe_url,
+                )
+            if checkpoints is not None:
+                pages_from = partial(self._all_pages, client, config, paginator, state, records_expr, progress)
+                return self._resumable(config, state, progress, checkpoints, pages_from)
             records = self._all_pages(client, config, paginator, state, records_expr, progress)
             result = emit_records(
                 records,
@@ -187,6 +202,27 @@ class HttpSourceRuntime:
             return result
         return result.model_copy(update={"pages": progress.pages})
 
+    @staticmethod
+    def _resumable(
+        config: HttpSourceConfig,
+        state: ExecutionState,
+        progress: ProgressReporter,
+        checkpoints: SourceCheckpoints,
+        pages_from: Callable[..., Iterator[Any]],
+    ) -> FileReference:
+        """Stage each page (after those an earlier try staged), then publish the output from the stage, once.
+
+        ``pages_from(start=..., on_page=...)`` is :meth:`_all_pages` with this run's arguments bound.
+        """
+        start = checkpoints.resume_point(state)
+        pages = checkpoints.stage_all(pages_from(start=start, on_page=checkpoints.page_done), progress)
+        assert config.output_path is not None  # checkpoints exist only with output_path
+        published = checkpoints.publish(
+            pages, progress, output_path=config.output_path, format=config.output_format, mode=config.write_mode
+        )
+        checkpoints.finished(pages)
+        return published.model_copy(update={"pages": pages})
+
     def _all_pages(
         self,
         client: HttpClient,
@@ -195,12 +231,21 @@ class HttpSourceRuntime:
         state: ExecutionState,
         records_expr: Expression | None,
         progress: ProgressReporter,
+        *,
+        start: ResumePoint | None = None,
+        on_page: Callable[[int, str | None, dict[str, Any] | None], None] | None = None,
     ) -> Iterator[Any]:
-        """Every record of every page, fetched one page at a time as the consumer asks for more."""
+        """Every record of every page, fetched one page at a time as the consumer asks for more.
+
+        ``start``: continue after the pages an earlier try finished; ``on_page(pages, next_url, next_params)`` is
+        called once each page's records are all handed on, before the next request (checkpoints, records/resume.py).
+        """
         first_url = client.url_for(config.endpoint)
         origin = _origin(first_url)
         url: str = first_url
         params: dict[str, Any] | None = paginator.first_params(config.params)
+        if start is not None:
+            url, params = start.url, start.params
         # Everything inline lands in the metadata DB: max_response_bytes bounds the total there, not just one page.
         inline_limit = None if config.output_path else config.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES
         state.log.info(
@@ -209,9 +254,9 @@ class HttpSourceRuntime:
             client.settings.safe_url(first_url),
             config.pagination.type if config.pagination else "none",
         )
-        pages = 0
+        pages = 0 if start is None else start.pages
         loops = LoopGuard(client.settings.safe_url)
-        loops.request(url, params, page=1)
+        loops.request(url, params, page=pages + 1)
         while True:
             state.check_deadline("http.source pagination")
             if config.response_format == "ndjson":
@@ -228,6 +273,8 @@ class HttpSourceRuntime:
                 )
             pages += 1
             progress.update(pages=1)
+            if on_page is not None:
+                on_page(pages, nxt_url, nxt_params)
 
             if nxt_url is None:
                 return

@@ -42,6 +42,7 @@ from airflow_provider_flow.hooks.connections import known_secrets, register_secr
 from airflow_provider_flow.operators.arguments import check_operator_arguments
 from airflow_provider_flow.operators.lineage import FlowLineageMixin
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
+from airflow_provider_flow.operators.task_state import task_store_from
 from airflow_provider_flow.redaction import SecretScrubber
 
 if TYPE_CHECKING:
@@ -254,6 +255,7 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
             log=self.log,
             deadline=deadline,
             settings=AirflowSettingsProvider(),
+            task_store=task_store_from(context),
         )
 
     def translate_error(self, err: FlowError, state: ExecutionState) -> BaseException:
