@@ -162,12 +162,13 @@ def test_hostile_paths_are_refused_before_any_request(
     before = {bucket: all_keys(s3_admin, bucket) for bucket in (BUCKET, OTHER_BUCKET)}
     dead = ExecutionState(settings=settings_for(s3_server, s3_location, endpoint="http://127.0.0.1:9"))
     for state in (dead, ExecutionState(settings=settings_for(s3_server, s3_location))):
+        # format given: an extension-less case ('..') must fail on its path, not on format detection
+        sink_config = validate_config(FileSinkConfig, s3_config(s3_location, path=path, format="ndjson"))
         with pytest.raises(PathTraversalError):
-            FileSinkRuntime().execute(validate_config(FileSinkConfig, s3_config(s3_location, path=path)), ROWS, state)
+            FileSinkRuntime().execute(sink_config, ROWS, state)
+        source_config = validate_config(FileSourceConfig, s3_config(s3_location, path=path, format="ndjson"))
         with pytest.raises(PathTraversalError):
-            FileSourceRuntime().execute(
-                validate_config(FileSourceConfig, s3_config(s3_location, path=path)), None, state
-            )
+            FileSourceRuntime().execute(source_config, None, state)
     assert {bucket: all_keys(s3_admin, bucket) for bucket in (BUCKET, OTHER_BUCKET)} == before
 
 
