@@ -21,7 +21,7 @@ from airflow_provider_flow.http.settings import HttpRetryConfig, HttpTimeoutConf
 from airflow_provider_flow.nodes.http_sink import HttpSinkConfig
 from airflow_provider_flow.nodes.http_source import HttpMethod, HttpSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
-from airflow_provider_flow.operators.lineage import declare_staged_output
+from airflow_provider_flow.operators.staged_assets import declare_staged_output
 
 
 class HttpSourceOperator(FlowNodeOperator):

@@ -4,8 +4,6 @@ The OpenLineage provider is optional: nothing of it is imported until the listen
 installation without it pays nothing. What is reported is computed by :mod:`airflow_provider_flow.lineage`
 (no Airflow there); this module only turns those values into OpenLineage objects. ``execute`` hands its result
 to :meth:`FlowLineageMixin.remember_for_lineage`, so the COMPLETE event names the files actually written.
-
-Airflow's own lineage (Assets) for outputs staged in object storage is here too: :func:`declare_staged_output`.
 """
 
 from __future__ import annotations
@@ -14,30 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_flow.lineage import LineageDataset, NodeLineage
-
-
-def declare_staged_output(kwargs: dict[str, Any], *, output_path: Any, base_uri: Any) -> None:
-    """``HttpSourceOperator``/``TransformOperator``: an ``output_path`` staged in object storage declares the
-    object's standard asset (``s3://bucket/prefix/path``) as the task's outlet, as ``FileSinkOperator`` does
-    (same :func:`~airflow_provider_flow.operators.file.file_asset`), so downstream DAGs can be scheduled on it.
-
-    Only a static path on a static ``base_uri`` (a templated one is known only at run time), never over explicit
-    ``outlets``, and not for a path the runtime would refuse (it fails at run time with the reason). A local
-    ``output_path`` is a hand-off between tasks on this deployment's disks and declares nothing.
-    """
-    if "outlets" in kwargs or not isinstance(output_path, str) or not isinstance(base_uri, str) or not base_uri:
-        return
-    # Imported here: operators.file imports operators.base, which imports this module.
-    from airflow_provider_flow.core.config import holds_template
-    from airflow_provider_flow.errors import FlowValidationError
-    from airflow_provider_flow.operators.file import file_asset
-
-    if holds_template(output_path) or holds_template(base_uri):
-        return
-    try:
-        kwargs["outlets"] = [file_asset(output_path, fs_conn_id=None, base_uri=base_uri)]
-    except FlowValidationError:
-        return
 
 
 class FlowLineageMixin:

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow_provider_flow.nodes.transform import TransformConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
-from airflow_provider_flow.operators.lineage import declare_staged_output
+from airflow_provider_flow.operators.staged_assets import declare_staged_output
 from airflow_provider_flow.records.codecs import RecordFormat
 
 
