@@ -23,6 +23,7 @@ from airflow_provider_flow.core.settings import StaticSettingsProvider
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowValidationError, HttpError, PathTraversalError
 from airflow_provider_flow.http.settings import HttpSettings, RetrySettings
+from airflow_provider_flow.nodes.ai_transform import AiTransformConfig
 from airflow_provider_flow.nodes.http_sink import HttpSinkConfig, HttpSinkRuntime
 from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
 from airflow_provider_flow.nodes.transform import TransformConfig, TransformRuntime
@@ -229,14 +230,16 @@ def test_object_storage_fields_are_validated_with_the_fix() -> None:
         HttpSourceRuntime().execute(unused, None, ExecutionState())
 
 
-def test_lineage_names_s3_outputs_of_http_source_and_transform() -> None:
+def test_lineage_names_s3_outputs_of_http_source_transform_and_ai_transform() -> None:
     from airflow_provider_flow.lineage import node_lineage
 
     settings = StaticSettingsProvider(http={"api": HttpSettings(base_url="http://127.0.0.1:9")})
     base = {"output_path": "out/b.ndjson", "base_uri": "s3://aws_x@stage-bucket/team"}
+    ai = {"model": "m", "prompt": "p", "output_schema": {"type": "object", "properties": {"a": {}}}}
     planned = {
         "http.source": validate_config(HttpSourceConfig, {"endpoint": "/x", "http_conn_id": "api", **base}),
         "transform": validate_config(TransformConfig, base),
+        "ai.transform": validate_config(AiTransformConfig, {**ai, **base}),
     }
     for runtime, config in planned.items():
         lineage = node_lineage(runtime, config, None, None, settings)
