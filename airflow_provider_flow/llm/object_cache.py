@@ -122,7 +122,6 @@ class ObjectResultCache(CacheEntries):
         listed, lines = self._load()
         if len(listed) > max_segments or self._needs_compaction(lines):
             listed = self._compact(listed, lines)
-        self.segments = len(listed)
         with suppress(FlowError):  # cleaning is best effort: a later load tries again
             self._delete_unlisted(set(listed))
 
