@@ -1,4 +1,4 @@
-"""Staging in S3: file.sink and ObjectStorage.atomic_write next to boto3's upload_fileobj, on a real SeaweedFS.
+"""Staging in S3: file.sink, http.source and ObjectStorage.atomic_write next to boto3's upload_fileobj, on SeaweedFS.
 
 What the atomic guarantees (confinement, per-part MD5 check, server part list verified before the commit, abort on
 error, no clobbering) cost in throughput and memory, next to:
@@ -8,12 +8,18 @@ error, no clobbering) cost in throughput and memory, next to:
 * what users pick: records -> ``json.dumps`` lines into a ``BytesIO`` -> ``upload_fileobj`` in a PythonOperator
   (the whole output held in memory).
 
+http.source -> S3 (``output_path`` with ``base_uri``) is measured twice, from a local HTTP server in the parent
+process serving pre-built bodies (so the server costs no JSON encoding per request): JSON pages (``records_path``
++ cursor pagination, 1,000 records a page, parsed and re-encoded as NDJSON) and one NDJSON body. Its baseline is
+``upload_fileobj`` of *the same bytes* (the object http.source wrote, downloaded once to a file).
+
 The script starts its own SeaweedFS (``tests/s3_server.py``, on free 127.0.0.1 ports) and runs each case in a
-fresh process, several times; it prints medians of MiB/s and of peak RSS (``ru_maxrss``) and the RSS after imports.
+fresh process, several times, the project and its baseline paired run by run (so load hits both alike); it prints
+medians of MiB/s and of peak RSS (``ru_maxrss``) and the RSS after imports, and per goal the ratio to boto3 as
+min/median/max over the paired runs. The last line is ``BENCH-RESULT <json>`` (benchmarks/README.md's contract:
+one object per goal, at the largest size; ``--size`` is MiB).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/s3_staging.py [--mib 64 256] [--runs 3]
-
-http.source -> S3 is not measured: on main its ``output_path`` writes local files only.
+    PYTHONPATH=. .venv/bin/python benchmarks/s3_staging.py [--mib 64 256] [--runs 3] [--goals s3_http_source_pages]
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,24 @@ CASES = {
     "sink": "file.sink records -> NDJSON",
     "user": "json.dumps + BytesIO + boto3",
 }
+#: http.source cases: each paired with boto3 uploading the bytes it wrote.
+SOURCE_CASES = {
+    "source_pages": "http.source JSON pages -> S3",
+    "source_ndjson": "http.source NDJSON body -> S3",
+    "source_pages_local": "  the same pages -> a local file",
+}
+#: Not a goal: http.source's own cost (HTTP, JSON parse and encode) without object storage, for reference.
+LOCAL_SOURCE = "source_pages_local"
+#: Goal id -> (project case, the goal: ratio to boto3 upload_fileobj of the same bytes, issue 12).
+GOALS = {
+    "s3_atomic_write": ("atomic", 0.8),  # the staging itself: bytes in, the same object out
+    "s3_file_sink": ("sink", 0.8),  # + JSON encoding of every record
+    "s3_http_source_pages": ("source_pages", 0.8),  # + HTTP, JSON parsing and encoding
+    "s3_http_source_ndjson": ("source_ndjson", 0.8),
+}
+#: What users pick instead, shown as the result's ``alternative`` (same bytes, same server).
+ALTERNATIVES = {"sink": "user"}
+RECORDS_PER_PAGE = 1000
 
 
 def records(mib: int) -> Iterator[dict[str, Any]]:
@@ -51,6 +77,15 @@ def records(mib: int) -> Iterator[dict[str, Any]]:
 
 
 def _rss_mib() -> float:
+    """This process's peak RSS: ``VmHWM`` (reset by exec; ``ru_maxrss`` keeps the forking parent's peak, and the
+    parent holds the HTTP bodies), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -82,6 +117,9 @@ def worker(case: str, mib: int, data_file: str) -> dict[str, float]:
     location = parse_base_uri(f"s3://bench_conn@{BUCKET}/{case}")
     client = _boto3(env)
     fs = make_fs(env["S3_ENDPOINT"], env["S3_KEY"], env["S3_SECRET"], attempts=3)
+    if case in SOURCE_CASES:  # imported before the clock starts, like the others
+        import airflow_provider_flow.http.settings
+        import airflow_provider_flow.nodes.http_source  # noqa: F401
     baseline = _rss_mib()
     started = time.perf_counter()
     if case == "boto3":
@@ -100,6 +138,8 @@ def worker(case: str, mib: int, data_file: str) -> dict[str, float]:
             FileSinkConfig, {"base_uri": location.uri, "conn_id": "bench_conn", "path": "out.ndjson"}
         )
         size = FileSinkRuntime().execute(config, records(mib), state).bytes
+    elif case in SOURCE_CASES:
+        size = _http_source(case, env, fs, location)
     else:
         buffer = io.BytesIO()
         for record in records(mib):
@@ -108,9 +148,75 @@ def worker(case: str, mib: int, data_file: str) -> dict[str, float]:
         buffer.seek(0)
         client.upload_fileobj(buffer, BUCKET, f"{case}/out.ndjson")
     elapsed = time.perf_counter() - started
-    head = client.head_object(Bucket=BUCKET, Key=f"{case}/out.ndjson")
-    assert head["ContentLength"] == size, (head["ContentLength"], size)
+    if case != LOCAL_SOURCE:
+        head = client.head_object(Bucket=BUCKET, Key=f"{case}/out.ndjson")
+        assert head["ContentLength"] == size, (head["ContentLength"], size)
     return {"seconds": elapsed, "bytes": size, "baseline_rss": baseline, "peak_rss": _rss_mib()}
+
+
+def _http_source(case: str, env: dict[str, str], fs: Any, location: Any) -> int:
+    """http.source from the parent's server to ``<case>/out.ndjson``; returns the bytes it published."""
+    from airflow_provider_flow.core.config import validate_config
+    from airflow_provider_flow.core.settings import StaticSettingsProvider
+    from airflow_provider_flow.core.state import ExecutionState
+    from airflow_provider_flow.http.settings import HttpSettings
+    from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
+
+    settings = StaticSettingsProvider(
+        object_storage={f"s3://bench_conn@{BUCKET}": fs}, http={"api": HttpSettings(base_url=env["HTTP_URL"])}
+    )
+    config: dict[str, Any] = {"http_conn_id": "api", "base_uri": location.uri, "conn_id": "bench_conn"}
+    if case == LOCAL_SOURCE:
+        config = {"http_conn_id": "api", "base_path": tempfile.mkdtemp(prefix="apf-s3-bench-local-")}
+    if case != "source_ndjson":
+        pagination = {"type": "cursor", "cursor_path": "next_page", "cursor_param": "page"}
+        config.update(endpoint="/pages", records_path="items", pagination=pagination, max_pages=100_000)
+    else:
+        config.update(endpoint="/ndjson", response_format="ndjson")
+    model = validate_config(HttpSourceConfig, {**config, "output_path": "out.ndjson"})
+    ref = HttpSourceRuntime().execute(model, None, ExecutionState(settings=settings))
+    if case == LOCAL_SOURCE:
+        os.unlink(os.path.join(config["base_path"], "out.ndjson"))
+        os.rmdir(config["base_path"])
+    return int(ref.bytes)
+
+
+class _Bodies(ThreadingHTTPServer):
+    """Pre-built bodies: ``/pages?page=n`` (JSON, ``next_page`` cursor) and ``/ndjson`` (one body)."""
+
+    daemon_threads = True
+
+    def __init__(self, mib: int) -> None:
+        super().__init__(("127.0.0.1", 0), _BodyHandler)
+        lines = [json.dumps(r, ensure_ascii=False).encode() for r in records(mib)]
+        self.ndjson = b"\n".join(lines) + b"\n"
+        self.pages: list[bytes] = []
+        count = (len(lines) + RECORDS_PER_PAGE - 1) // RECORDS_PER_PAGE
+        for n in range(count):
+            chunk = lines[n * RECORDS_PER_PAGE : (n + 1) * RECORDS_PER_PAGE]
+            nxt = json.dumps(n + 2 if n + 1 < count else None).encode()
+            self.pages.append(b'{"items": [' + b", ".join(chunk) + b'], "next_page": ' + nxt + b"}")
+
+
+class _BodyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Bodies
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path == "/ndjson":
+            body, kind = self.server.ndjson, "application/x-ndjson"
+        else:
+            page = int(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("page", "1"))
+            body, kind = self.server.pages[page - 1], "application/json"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 def run_case(case: str, mib: int, data_file: str, env: dict[str, str]) -> dict[str, float]:
@@ -127,7 +233,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mib", type=int, nargs="+", default=[64, 256], help="output sizes in MiB")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--worker", choices=list(CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help="one output size in MiB (the benchmark runner's contract)")
+    parser.add_argument("--goals", default="", help="comma-separated goal ids (default: all)")
+    parser.add_argument("--note", default="", help="added to every result, e.g. 'machine shared with 7 jobs'")
+    parser.add_argument("--worker", choices=[*CASES, *SOURCE_CASES], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -150,26 +259,145 @@ def main() -> None:
         }
         print(f"SeaweedFS on 127.0.0.1, fresh process per run, median of {args.runs} runs (case order rotated)\n")
         print(f"{'':36} {'MiB':>5} {'MiB/s':>7} {'x boto3':>8} {'peak RSS MiB':>13} {'after import':>13}")
-        for mib in args.mib:
-            with tempfile.NamedTemporaryFile(prefix="apf-s3-bench-", suffix=".ndjson") as data:
-                for record in records(mib):
-                    data.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
-                data.flush()
-                runs: dict[str, list[dict[str, float]]] = {case: [] for case in CASES}
-                order = list(CASES)
-                for i in range(args.runs):
-                    for case in order[i % len(order) :] + order[: i % len(order)]:
-                        runs[case].append(run_case(case, mib, data.name, env))
-            rates = {c: statistics.median(r["bytes"] / MIB / r["seconds"] for r in rs) for c, rs in runs.items()}
-            for case, label in CASES.items():
-                peak = statistics.median(r["peak_rss"] for r in runs[case])
-                base = statistics.median(r["baseline_rss"] for r in runs[case])
-                size = runs[case][0]["bytes"] / MIB
-                ratio = rates[case] / rates["boto3"]
-                print(f"{label:36} {size:>5.1f} {rates[case]:>7.1f} {ratio:>7.2f}x {peak:>13.0f} {base:>13.0f}")
+        sizes = [args.size] if args.size else args.mib
+        wanted = {g for g in args.goals.split(",") if g} or set(GOALS)
+        results: list[dict[str, Any]] = []
+        for mib in sizes:
+            paired: dict[str, tuple[list[dict[str, float]], list[dict[str, float]]]] = {}
+            if wanted & {"s3_file_sink", "s3_atomic_write"}:
+                paired.update(_sink_group(mib, args.runs, env))
+            sources = [case for goal, (case, _) in GOALS.items() if goal in wanted and case in SOURCE_CASES]
+            sources += [LOCAL_SOURCE] if "source_pages" in sources else []
+            if sources:
+                paired.update(_source_group(mib, args.runs, env, server, sources))
+            if mib == max(sizes):
+                results = [
+                    {**_result(goal, case, ratio, paired[case], mib, args.note), **_alternative(case, paired)}
+                    for goal, (case, ratio) in GOALS.items()
+                    if case in paired and goal in wanted
+                ]
             print()
+        for result in results:
+            print(
+                f"{result['goal']:24} {result['size']:>5} MiB: x boto3 min {result['ratio_min']:.2f} / median "
+                f"{result['ratio_median']:.2f} / max {result['ratio_max']:.2f} (goal {result['goal_ratio']}), "
+                f"peak RSS {result['peak_rss_mib']:.0f} MiB"
+            )
+        print("BENCH-RESULT " + json.dumps(results), flush=True)
     finally:
         server.stop()
+
+
+def _rate(run: dict[str, float]) -> float:
+    return run["bytes"] / MIB / run["seconds"]
+
+
+def _row(label: str, runs: list[dict[str, float]], boto3: list[dict[str, float]]) -> None:
+    rate = statistics.median(_rate(r) for r in runs)
+    ratio = rate / statistics.median(_rate(r) for r in boto3)
+    peak = statistics.median(r["peak_rss"] for r in runs)
+    base = statistics.median(r["baseline_rss"] for r in runs)
+    size = runs[0]["bytes"] / MIB
+    print(f"{label:36} {size:>5.1f} {rate:>7.1f} {ratio:>7.2f}x {peak:>13.0f} {base:>13.0f}")
+
+
+def _sink_group(
+    mib: int, runs: int, env: dict[str, str]
+) -> dict[str, tuple[list[dict[str, float]], list[dict[str, float]]]]:
+    """file.sink / atomic_write / the users' way, each run next to boto3 of the same file (order rotated)."""
+    with tempfile.NamedTemporaryFile(prefix="apf-s3-bench-", suffix=".ndjson") as data:
+        for record in records(mib):
+            data.write((json.dumps(record, ensure_ascii=False) + "\n").encode())
+        data.flush()
+        measured: dict[str, list[dict[str, float]]] = {case: [] for case in CASES}
+        order = list(CASES)
+        for i in range(runs):
+            for case in order[i % len(order) :] + order[: i % len(order)]:
+                measured[case].append(run_case(case, mib, data.name, env))
+    for case, label in CASES.items():
+        _row(label, measured[case], measured["boto3"])
+    return {case: (measured[case], measured["boto3"]) for case in CASES if case != "boto3"}
+
+
+def _alternative(case: str, paired: dict[str, tuple[list[dict[str, float]], list[dict[str, float]]]]) -> Any:
+    other = ALTERNATIVES.get(case)
+    if other is None or other not in paired:
+        return {}
+    return {
+        "alternative": round(statistics.median(_rate(r) for r in paired[other][0]), 2),
+        "alternative_name": CASES[other],
+    }
+
+
+def _source_group(
+    mib: int, runs: int, env: dict[str, str], s3: Any, cases: list[str]
+) -> dict[str, tuple[list[dict[str, float]], list[dict[str, float]]]]:
+    """Each http.source case, then boto3 uploading the very bytes it published, ``runs`` times (pairs rotated)."""
+    from tests.fixtures.s3 import admin_client
+
+    bodies = _Bodies(mib)
+    thread = threading.Thread(target=bodies.serve_forever, name="bench-bodies", daemon=True)
+    thread.start()
+    env = {**env, "HTTP_URL": f"http://127.0.0.1:{bodies.server_address[1]}"}
+    paired: dict[str, tuple[list[dict[str, float]], list[dict[str, float]]]] = {c: ([], []) for c in cases}
+    copies: dict[str, str] = {}
+    try:
+        for i in range(runs):
+            for case in cases[i % len(cases) :] + cases[: i % len(cases)]:
+                project, boto3 = paired[case]
+                project.append(run_case(case, mib, "", env))
+                if case == LOCAL_SOURCE:  # paired with the S3 run of the same pages instead
+                    continue
+                if case not in copies:  # the same bytes: what http.source published, fetched once
+                    fd, copies[case] = tempfile.mkstemp(prefix="apf-s3-bench-", suffix=".ndjson")
+                    with os.fdopen(fd, "wb") as out:
+                        body = admin_client(s3).get_object(Bucket=BUCKET, Key=f"{case}/out.ndjson")["Body"]
+                        while chunk := body.read(MIB):
+                            out.write(chunk)
+                boto3.append(run_case("boto3", mib, copies[case], env))
+    finally:
+        bodies.shutdown()
+        bodies.server_close()
+        for path in copies.values():
+            os.unlink(path)
+    for case in cases:
+        project, boto3 = paired[case]
+        if case == LOCAL_SOURCE:
+            _row(SOURCE_CASES[case], project, paired["source_pages"][1])
+            continue
+        _row(SOURCE_CASES[case], project, boto3)
+        _row("  boto3 upload_fileobj, the same bytes", boto3, boto3)
+    paired.pop(LOCAL_SOURCE, None)
+    return paired
+
+
+def _result(
+    goal: str,
+    case: str,
+    goal_ratio: float,
+    pair: tuple[list[dict[str, float]], list[dict[str, float]]],
+    mib: int,
+    note: str,
+) -> dict[str, Any]:
+    """One goal in the runner's format: ratios per paired run (project MiB/s over boto3's in the same round)."""
+    project, boto3 = pair
+    ratios = [_rate(p) / _rate(b) for p, b in zip(project, boto3, strict=True)]
+    return {
+        "goal": goal,
+        "project": round(statistics.median(_rate(r) for r in project), 2),
+        "baseline": round(statistics.median(_rate(r) for r in boto3), 2),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "goal_ratio": goal_ratio,
+        "unit": "MiB/s",
+        "size": mib,
+        "peak_rss_mib": round(max(r["peak_rss"] for r in project), 1),
+        "baseline_name": "boto3 upload_fileobj of the same bytes",
+        "seconds": round(statistics.median(r["seconds"] for r in project), 3),
+        "runs": len(ratios),
+        "note": note,
+    }
 
 
 if __name__ == "__main__":

@@ -83,84 +83,46 @@ def cache_key(options: ChatOptions, messages: list[dict[str, str]]) -> str:
     return hashlib.sha256(_canonical(material)).hexdigest()
 
 
-class ResultCache:
-    """NDJSON of finished records, confined under the base, fsynced per record, validated and bounded (above).
-
-    Lines that do not parse (the tail of a killed write) are ignored; a newline is written first when the file
-    does not end with one, so the next line starts clean. ``validate`` checks an ``ok`` entry's output as a fresh
-    reply is checked (returns the value to use, or an error). Thread-safe.
+class CacheEntries:
+    """The trust rules every cache backend shares: lines are parsed and shape-checked as they are loaded (the
+    newest entry per key wins), an ``ok`` entry's output is validated when it is looked up, and every unusable line
+    is counted for the one warning of :meth:`report`. ``path`` names the cache in logs and warnings. Thread-safe.
     """
 
-    def __init__(
-        self,
-        base: str,
-        path: str,
-        *,
-        validate: Validate | None = None,
-        max_entries: int = DEFAULT_MAX_ENTRIES,
-        log: LoggerLike | None = None,
-    ) -> None:
-        self.base = base
-        self.path = path
-        self.resolved = confine_path(base, path, operation="write")
+    path: str
+
+    def __init__(self, *, validate: Validate | None, max_entries: int, log: LoggerLike | None) -> None:
         self.entries: dict[str, dict[str, Any]] = {}  # oldest first: a key seen again moves to the end
         self.problems: Counter[str] = Counter()
         self.validate = validate
         self.max_entries = max_entries
         self.log = log
         self._lock = threading.Lock()
-        self._fd: int | None = None
-        lines = self._load()
-        if len(self.entries) > max_entries or lines > _DEAD_LINES_FACTOR * len(self.entries) + 100:
-            self._compact(lines)
 
-    def _load(self) -> int:
-        """Read every usable line (the newest per key wins); returns how many lines the file held."""
-        if not os.path.exists(self.resolved):
-            return 0
-        lines = 0
-        with open_confined(self.base, self.path, operation="read") as stream:
-            for line in stream:
-                lines += 1
-                try:
-                    entry = loads_json(line, source="a resume cache line")
-                except ValueError:  # a line cut short by a killed try, or nested too deeply: not cached
-                    self.problems["unreadable"] += 1
-                    continue
-                problem = shape_problem(entry)
-                if problem is not None:
-                    self.problems[problem] += 1
-                    continue
-                self.entries.pop(entry["key"], None)
-                self.entries[entry["key"]] = entry
-        return lines
+    def _take(self, line: bytes | str) -> None:
+        """Load one stored line: a usable entry is remembered (the newest per key wins), anything else counted."""
+        try:
+            entry = loads_json(line, source="a resume cache line")
+        except ValueError:  # a line cut short by a killed try, or nested too deeply: not cached
+            self.problems["unreadable"] += 1
+            return
+        problem = shape_problem(entry)
+        if problem is not None:
+            self.problems[problem] += 1
+            return
+        self._remember(entry)
 
-    def _compact(self, lines: int) -> None:
-        """Rewrite the file atomically with the newest entry per key, at most ``max_entries`` of them."""
+    def _remember(self, entry: dict[str, Any]) -> None:
+        self.entries.pop(entry["key"], None)
+        self.entries[entry["key"]] = entry
+
+    def _needs_compaction(self, lines: int) -> bool:
+        """More entries than the bound, or far more stored lines than live entries (duplicates, dead lines)."""
+        return len(self.entries) > self.max_entries or lines > _DEAD_LINES_FACTOR * len(self.entries) + 100
+
+    def _keep_newest(self) -> None:
         keep = list(self.entries)[-self.max_entries :]
         self.entries = {key: self.entries[key] for key in keep}
-        with atomic_write(self.base, self.path) as writer:
-            for entry in self.entries.values():
-                writer.write(_line(entry))
-        if self.log is not None:
-            self.log.info(
-                "ai.transform: compacted cache %s from %s lines to %s entries (max_entries=%s)",
-                self.path,
-                lines,
-                len(self.entries),
-                self.max_entries,
-            )
-
-    def _open(self) -> int:
-        fd = open_append(self.base, self.path)  # confined, symlink-free, regular files only
-        try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                os.write(fd, b"\n")  # the previous try was killed mid-line: start the next line clean
-        except OSError as exc:
-            os.close(fd)
-            raise file_error(exc, path=self.path, operation="append", base=self.base) from exc
-        return fd
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry for ``key``, its output validated; a bad one is forgotten and counted (a miss)."""
@@ -188,8 +150,75 @@ class ResultCache:
             reasons,
         )
 
+    def _log_compaction(self, lines: int) -> None:
+        if self.log is not None:
+            self.log.info(
+                "ai.transform: compacted cache %s from %s lines to %s entries (max_entries=%s)",
+                self.path,
+                lines,
+                len(self.entries),
+                self.max_entries,
+            )
+
+
+class ResultCache(CacheEntries):
+    """NDJSON of finished records, confined under the base, fsynced per record, validated and bounded (above).
+
+    Lines that do not parse (the tail of a killed write) are ignored; a newline is written first when the file
+    does not end with one, so the next line starts clean. ``validate`` checks an ``ok`` entry's output as a fresh
+    reply is checked (returns the value to use, or an error). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        base: str,
+        path: str,
+        *,
+        validate: Validate | None = None,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        log: LoggerLike | None = None,
+    ) -> None:
+        super().__init__(validate=validate, max_entries=max_entries, log=log)
+        self.base = base
+        self.path = path
+        self.resolved = confine_path(base, path, operation="write")
+        self._fd: int | None = None
+        lines = self._load()
+        if self._needs_compaction(lines):
+            self._compact(lines)
+
+    def _load(self) -> int:
+        """Read every usable line (the newest per key wins); returns how many lines the file held."""
+        if not os.path.exists(self.resolved):
+            return 0
+        lines = 0
+        with open_confined(self.base, self.path, operation="read") as stream:
+            for line in stream:
+                lines += 1
+                self._take(line)
+        return lines
+
+    def _compact(self, lines: int) -> None:
+        """Rewrite the file atomically with the newest entry per key, at most ``max_entries`` of them."""
+        self._keep_newest()
+        with atomic_write(self.base, self.path) as writer:
+            for entry in self.entries.values():
+                writer.write(entry_line(entry))
+        self._log_compaction(lines)
+
+    def _open(self) -> int:
+        fd = open_append(self.base, self.path)  # confined, symlink-free, regular files only
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                os.write(fd, b"\n")  # the previous try was killed mid-line: start the next line clean
+        except OSError as exc:
+            os.close(fd)
+            raise file_error(exc, path=self.path, operation="append", base=self.base) from exc
+        return fd
+
     def put(self, entry: dict[str, Any]) -> None:
-        line = _line(entry)
+        line = entry_line(entry)
         with self._lock:
             if self._fd is None:
                 self._fd = self._open()
@@ -198,15 +227,16 @@ class ResultCache:
                 os.fsync(self._fd)
             except OSError as exc:
                 raise file_error(exc, path=self.path, operation="write", base=self.base) from exc
-            self.entries.pop(entry["key"], None)
-            self.entries[entry["key"]] = entry
+            self._remember(entry)
 
-    def close(self) -> None:
+    def close(self, *, after_failure: bool = False) -> None:
+        """Every entry is already on disk (fsynced per record): only the file is closed."""
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
 
 
-def _line(entry: dict[str, Any]) -> bytes:
+def entry_line(entry: dict[str, Any]) -> bytes:
+    """One NDJSON line (shared by both backends)."""
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"

@@ -2,8 +2,9 @@
 
 One chat-completions call per record (or per ``batch_size`` records), over :mod:`airflow_provider_flow.llm`:
 prompts and the repair loop in ``llm/chat.py``, validation in ``llm/replies.py``, the resume cache in
-``llm/cache.py``. This module orchestrates: records not in the cache are sent on ``max_concurrency`` threads with
-a bounded window of in-flight records, and come out in input order; a reply still invalid after its repairs is
+``llm/cache.py`` (an NDJSON file on a local base) and ``llm/object_cache.py`` (segments plus a manifest on object
+storage, ``base_uri``). This module orchestrates: records not in the cache are sent on ``max_concurrency`` threads
+with a bounded window of in-flight records, and come out in input order; a reply still invalid after its repairs is
 handled per ``on_invalid``: ``fail`` (the task fails, naming the record), ``skip`` (record dropped) or ``keep``
 (record kept, the error under ``error_field``). Token usage (prompt, completion, total, and tokens saved by the
 cache) is summed, logged at the end and pushed to XCom under ``usage``.
@@ -20,26 +21,37 @@ from typing import Annotated, Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.progress import ProgressReporter, counted
 from airflow_provider_flow.core.runtime import RuntimeResult
 from airflow_provider_flow.core.state import ExecutionState
-from airflow_provider_flow.errors import FlowValidationError, LlmOutputError
+from airflow_provider_flow.errors import LlmOutputError
 from airflow_provider_flow.expressions import TemplateText
 from airflow_provider_flow.http.client import HttpClient
 from airflow_provider_flow.llm.cache import DEFAULT_MAX_ENTRIES, ResultCache, cache_key
 from airflow_provider_flow.llm.chat import ChatCaller, Outcome, Usage
 from airflow_provider_flow.llm.merge import ReplyMerger, declared_fields
+from airflow_provider_flow.llm.object_cache import ObjectResultCache, open_result_cache
 from airflow_provider_flow.llm.replies import ReplyValidator
 from airflow_provider_flow.llm.settings import LLM
 from airflow_provider_flow.records.codecs import RecordFormat
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.totals import expected_records
-from airflow_provider_flow.redaction import redact_url
-from airflow_provider_flow.storage.base import node_storage
+from airflow_provider_flow.storage.base import (
+    OBJECT_BASE_URI_HELP,
+    OBJECT_CONN_ID_HELP,
+    PART_SIZE_HELP,
+    no_credentials_in_uri,
+    node_storage,
+    object_storage,
+    one_kind_of_base,
+    trust_root,
+)
+from airflow_provider_flow.storage.object_store import MAX_PART_SIZE, MIN_PART_SIZE
+from airflow_provider_flow.storage.protocol import Storage
 
 
 def _json_schema(value: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +101,9 @@ class AiTransformConfig(ConfigModel):
     )
     error_field: str = Field(default="_ai_error", min_length=1, description="Where on_invalid='keep' puts the error.")
     cache_path: str | None = Field(
-        default=None, description="NDJSON cache of completed records, relative to the base (default under .flow_cache)."
+        default=None,
+        description="Cache of completed records, relative to the base (default under .flow_cache): an NDJSON file "
+        "on a local base, a folder of segments and a manifest on object storage (the path without .ndjson).",
     )
     cache: bool = True
     cache_max_entries: int = Field(
@@ -102,33 +116,12 @@ class AiTransformConfig(ConfigModel):
     output_format: RecordFormat | None = None
     fs_conn_id: str | None = None
     base_path: str | None = None
-    base_uri: str | None = Field(
-        None, description="Not supported: the cache and output_path need a local base (fs_conn_id or base_path)."
-    )
-    conn_id: str | None = Field(None, description="Not supported (see base_uri).")
+    base_uri: str | None = Field(None, description=OBJECT_BASE_URI_HELP + " Holds the cache and output_path.")
+    conn_id: str | None = Field(None, description=OBJECT_CONN_ID_HELP)
+    part_size: int | None = Field(None, ge=MIN_PART_SIZE, le=MAX_PART_SIZE, description=PART_SIZE_HELP)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _redact_base_uri(cls, data: Any) -> Any:
-        """pydantic quotes a refused field's input: the base_uri it sees is redacted first (no secret in errors)."""
-        if isinstance(data, dict) and isinstance(data.get("base_uri"), str):
-            return {**data, "base_uri": redact_url(data["base_uri"])}
-        return data
-
-    @field_validator("base_uri", "conn_id")
-    @classmethod
-    def _no_object_storage(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """The resume cache appends an entry as each record finishes and is read back on retry: on S3 that is one
-        object per flush or a rewrite of the whole cache per record, so ai.transform stays on local storage."""
-        if value in (None, ""):
-            return value
-        raise FlowValidationError(
-            "ai.transform does not stage in object storage: its resume cache appends an entry per finished record, "
-            "which an object cannot do; give it a local base (fs_conn_id or base_path, a shared mount across "
-            "workers), and put its result on S3 with a file.sink (base_uri) downstream",
-            field=str(info.field_name),
-            value=value,
-        )
+    _one_base = model_validator(mode="before")(one_kind_of_base)
+    _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
     @model_validator(mode="after")
     def _check_output_fields(self) -> AiTransformConfig:
@@ -227,6 +220,15 @@ def default_cache_path(state: ExecutionState) -> str:
     return f".flow_cache/ai_transform/{state.dag_id}/{state.task_id}.ndjson"
 
 
+def _storage(config: AiTransformConfig, state: ExecutionState) -> Storage | None:
+    """Optional here (only the cache and output_path need it); output_path alone means fs_default."""
+    if config.base_uri:
+        return object_storage(state, config.base_uri, config.conn_id, part_size=config.part_size)
+    return node_storage(
+        state, fs_conn_id=config.fs_conn_id, base_path=config.base_path, required=config.output_path is not None
+    )
+
+
 class AiTransformRuntime:
     """``ai.transform``: enrich records with validated structured output from an OpenAI-compatible endpoint."""
 
@@ -235,17 +237,11 @@ class AiTransformRuntime:
 
     def execute(self, config: AiTransformConfig, input: Any, state: ExecutionState) -> RuntimeResult:
         settings = state.settings.get(LLM, config.llm_conn_id)
-        # Storage is optional here (only the cache and output_path need it); output_path alone means fs_default.
-        storage = node_storage(
-            state,
-            fs_conn_id=config.fs_conn_id,
-            base_path=config.base_path,
-            required=config.output_path is not None,
-        )
-        cache: ResultCache | None = None
+        storage = _storage(config, state)
+        cache: ResultCache | ObjectResultCache | None = None
         if config.cache and storage is not None:
-            cache = ResultCache(
-                storage.root,
+            cache = open_result_cache(
+                storage,
                 config.cache_path or default_cache_path(state),
                 validate=ReplyValidator(config.output_schema, config.output_model).check,  # as fresh replies
                 max_entries=config.cache_max_entries,
@@ -254,8 +250,8 @@ class AiTransformRuntime:
             state.log.info("ai.transform: cache %s holds %s finished records", cache.path, len(cache.entries))
         elif config.cache:
             state.log.warning(
-                "ai.transform: no fs_conn_id/base_path, so finished records are not cached and an Airflow retry "
-                "pays for them again; set fs_conn_id (or base_path) to enable the cache"
+                "ai.transform: no fs_conn_id/base_path/base_uri, so finished records are not cached and an Airflow "
+                "retry pays for them again; set fs_conn_id (or base_path, or base_uri) to enable the cache"
             )
         stats = _Stats()
         merger = ReplyMerger(
@@ -274,19 +270,21 @@ class AiTransformRuntime:
                     cache.report(state.log)
                 merger.warn(state.log)
 
+        failed = True
         try:
             with HttpClient(settings.http_settings(), state=state, max_connections=config.max_concurrency) as client:
                 caller = ChatCaller(config, client, state, on_usage=stats.add_usage)
-                trusted = (storage.root,) if storage is not None else ()
+                trusted = (trust_root(storage),) if storage is not None else ()
                 inputs = input_records(input, state, trusted_bases=trusted)
                 inputs = progress.track_input(inputs, expected_records(input))
                 records = _then(self._run(_Run(config, caller, cache, stats, merger), inputs), warn_once)
                 result = emit_records(
                     records, progress, storage=storage, output_path=config.output_path, format=config.output_format
                 )
+            failed = False
         finally:
             if cache is not None:
-                cache.close()
+                cache.close(after_failure=failed)  # saves what a failed try paid for, for the retry
             warn_once()
             progress.stopped()  # logs only when emit_records has not logged the 'done' line
         # Records (or their file) stay the return value downstream nodes read; usage goes to its own XCom key.
@@ -327,7 +325,7 @@ class _Run:
 
     config: AiTransformConfig
     caller: ChatCaller
-    cache: ResultCache | None
+    cache: ResultCache | ObjectResultCache | None
     stats: _Stats
     merger: ReplyMerger
 

@@ -26,12 +26,14 @@ class AiTransformOperator(FlowNodeOperator):
     :param llm_conn_id: connection with the base URL (host) and API key (password); see ``FlowLlmHook``.
     :param on_invalid: after ``max_repair_attempts`` repairs: ``fail`` (default), ``skip`` or ``keep`` (the
         record keeps the error under ``_ai_error``).
-    :param cache_path: NDJSON cache of finished records relative to the base (default
-        ``.flow_cache/ai_transform/<dag>/<task>.ndjson``); needs ``fs_conn_id`` or ``base_path``. With it, an
-        Airflow retry sends no request for records already done.
+    :param cache_path: cache of finished records relative to the base (default
+        ``.flow_cache/ai_transform/<dag>/<task>.ndjson``); needs ``fs_conn_id``, ``base_path`` or ``base_uri``.
+        With it, an Airflow retry (on any worker, with ``base_uri``) sends no request for records already done.
     :param output_path: write the enriched records to this file and return a file reference.
-    :param base_uri: refused with the fix: ai.transform needs a local base for its resume cache (append per
-        record); stage its result on S3 with a downstream ``FileSinkOperator(base_uri=...)``. ``conn_id``: the same.
+    :param base_uri: object storage for the cache and ``output_path``: ``s3://bucket/prefix`` (or
+        ``s3://conn_id@bucket/prefix``); the cache is then segment objects plus a manifest under
+        ``cache_path`` without ``.ndjson`` (see the README's "AI transforms"). ``conn_id``: the connection holding
+        its credentials; ``part_size``: bytes per multipart part of ``output_path``.
     :param response_format: ``json_schema`` (default) or ``json_object`` for servers without structured output.
     :param cache: False disables the cache of finished records.
     :param batch_size: records per request (1..100, default 1). Above 1, consecutive uncached records share one
@@ -69,6 +71,7 @@ class AiTransformOperator(FlowNodeOperator):
         base_path: str | None = None,
         base_uri: str | None = None,
         conn_id: str | None = None,
+        part_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         output_model = None

@@ -21,6 +21,7 @@ from airflow_provider_flow.http.settings import HttpRetryConfig, HttpTimeoutConf
 from airflow_provider_flow.nodes.http_sink import HttpSinkConfig
 from airflow_provider_flow.nodes.http_source import HttpMethod, HttpSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
+from airflow_provider_flow.operators.staged_assets import declare_staged_output
 
 
 class HttpSourceOperator(FlowNodeOperator):
@@ -38,7 +39,8 @@ class HttpSourceOperator(FlowNodeOperator):
     :param output_path: stream the records to this file (relative to ``base_path`` or the ``fs_conn_id``
         connection's base, ``fs_default`` when neither is given); XCom then carries a file reference.
     :param base_uri: stage ``output_path`` in object storage instead: ``s3://bucket/prefix`` (or
-        ``s3://conn_id@bucket/prefix``); see the README's "Staging in object storage".
+        ``s3://conn_id@bucket/prefix``); see the README's "Staging in object storage". A static ``output_path``
+        there declares its ``s3://bucket/key`` Asset as the task's outlet (unless ``outlets`` is given).
     :param conn_id: the Airflow connection (e.g. ``aws``) holding ``base_uri``'s credentials.
     :param part_size: object storage: bytes per multipart part (5 MiB to 5 GiB, default 8 MiB).
     :param max_response_bytes: fail when one response (or the whole XCom result) exceeds this size.
@@ -76,6 +78,7 @@ class HttpSourceOperator(FlowNodeOperator):
     ) -> None:
         query = dict(query_params) if query_params is not None else task_level_params(params, kwargs.get("dag"))
         config = config_from(HttpSourceConfig, {**locals(), "params": query or None})
+        declare_staged_output(kwargs, output_path=output_path, base_uri=base_uri)  # s3://bucket/key outlet
         super().__init__(runtime="http.source", config=config, **kwargs)
 
 

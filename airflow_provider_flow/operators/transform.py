@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow_provider_flow.nodes.transform import TransformConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
+from airflow_provider_flow.operators.staged_assets import declare_staged_output
 from airflow_provider_flow.records.codecs import RecordFormat
 
 
@@ -26,7 +27,8 @@ class TransformOperator(FlowNodeOperator):
         instead of the records; under ``base_path``, or the base of ``fs_conn_id`` (default ``fs_default``).
     :param base_uri: stage ``output_path`` in object storage instead: ``s3://bucket/prefix`` (or
         ``s3://conn_id@bucket/prefix``), with ``conn_id`` the connection holding its credentials and
-        ``part_size`` the bytes per multipart part (see the README's "Staging in object storage").
+        ``part_size`` the bytes per multipart part (see the README's "Staging in object storage"). A static
+        ``output_path`` there declares its ``s3://bucket/key`` Asset as the task's outlet (unless ``outlets`` given).
     :param output_format: ``ndjson``, ``json``, ``csv`` or ``text``; default from the extension of ``output_path``.
     :param sort_buffer_records: records ``sort_by`` holds in memory before spilling sorted runs to temp files.
     :param max_unique_keys: distinct keys ``unique_by`` may remember (16-byte digests) before failing.
@@ -53,4 +55,5 @@ class TransformOperator(FlowNodeOperator):
     ) -> None:
         operations = [*(operations or []), *([{"apply": python_callable}] if python_callable is not None else [])]
         config = config_from(TransformConfig, locals())
+        declare_staged_output(kwargs, output_path=output_path, base_uri=base_uri)  # s3://bucket/key outlet
         super().__init__(runtime="transform", config=config, data=data, **kwargs)

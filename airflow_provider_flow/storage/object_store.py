@@ -506,6 +506,45 @@ class ObjectStorage:
             kwargs["KeyMarker"] = reply.get("NextKeyMarker")
             kwargs["UploadIdMarker"] = reply.get("NextUploadIdMarker")
 
+    # -- small documents updated in place (read-modify-write with a compare-and-swap) ----------------------------
+
+    def read_versioned(self, path: str) -> tuple[builtins.bytes, str] | None:
+        """The whole (small) object and its ETag, or None when there is none: the version a later
+        :meth:`replace_if_unchanged` compares against."""
+        key = self.key_of(path, operation="read")
+        uri = self._uri(key)
+        client = self.client
+        try:
+            reply = _sync(self.fs, client.get_object, Bucket=self.location.bucket, Key=key)
+            with _SyncBody(self, reply["Body"], uri) as body:
+                data = body.read()
+        except FileError:
+            raise
+        except Exception as exc:
+            code, status = error_code(exc)
+            if status == 404 and code in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self._error(exc, uri, "read") from None
+        return bytes(data or b""), str(reply.get("ETag", ""))
+
+    def replace_if_unchanged(self, path: str, body: builtins.bytes, *, etag: str | None) -> bool:
+        """Write a small object only if it is still the version read (``etag``; None: only if there is none).
+
+        One ``PutObject`` with ``If-Match`` / ``If-None-Match: *``; False when someone else wrote in between (read
+        again and retry). With ``conditional_writes=False`` the write is unconditional (last writer wins)."""
+        key = self.key_of(path, operation="write")
+        uri = self._uri(key)
+        condition: dict[str, Any] = {}
+        if self.conditional_writes:
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            self._call("put_object", uri, "write", Bucket=self.location.bucket, Key=key, Body=body, **condition)
+        except FileError as err:
+            if err.details.get("code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
 
 def _exists_error(uri: str, *, during: bool) -> FileError:
     when = "was created by someone else during the write" if during else "already exists"

@@ -30,6 +30,7 @@ from airflow_provider_flow.storage.object_keys import ObjectLocation
 from airflow_provider_flow.storage.object_store import MIB, MIN_PART_SIZE
 from tests.fixtures.s3 import BUCKET, OTHER_BUCKET, all_keys, make_fs, open_uploads
 from tests.s3_server import SeaweedS3
+from tests.storage.s3.test_object_keys import LOCAL_CASES, OBJECT_CASES
 
 ROWS = [
     {"id": 1, "city": "Köln", "note": 'says "hi", twice'},
@@ -148,7 +149,8 @@ def test_a_failing_input_publishes_nothing_and_leaves_no_upload(
     assert open_uploads(s3_admin, s3_location.key_prefix) == []
 
 
-HOSTILE = ["../x.ndjson", "/abs.ndjson", f"s3://{OTHER_BUCKET}/x.ndjson", "%2e%2e/x.ndjson", "a/../../x.ndjson"]
+#: The local hostile-path suite (tests/storage/test_storage.py) case for case, plus the object-storage cases.
+HOSTILE = [path for path, _ in LOCAL_CASES + OBJECT_CASES]
 
 
 @pytest.mark.parametrize("path", HOSTILE)
@@ -160,12 +162,13 @@ def test_hostile_paths_are_refused_before_any_request(
     before = {bucket: all_keys(s3_admin, bucket) for bucket in (BUCKET, OTHER_BUCKET)}
     dead = ExecutionState(settings=settings_for(s3_server, s3_location, endpoint="http://127.0.0.1:9"))
     for state in (dead, ExecutionState(settings=settings_for(s3_server, s3_location))):
+        # format given: an extension-less case ('..') must fail on its path, not on format detection
+        sink_config = validate_config(FileSinkConfig, s3_config(s3_location, path=path, format="ndjson"))
         with pytest.raises(PathTraversalError):
-            FileSinkRuntime().execute(validate_config(FileSinkConfig, s3_config(s3_location, path=path)), ROWS, state)
+            FileSinkRuntime().execute(sink_config, ROWS, state)
+        source_config = validate_config(FileSourceConfig, s3_config(s3_location, path=path, format="ndjson"))
         with pytest.raises(PathTraversalError):
-            FileSourceRuntime().execute(
-                validate_config(FileSourceConfig, s3_config(s3_location, path=path)), None, state
-            )
+            FileSourceRuntime().execute(source_config, None, state)
     assert {bucket: all_keys(s3_admin, bucket) for bucket in (BUCKET, OTHER_BUCKET)} == before
 
 
@@ -243,11 +246,7 @@ def test_storage_choice_is_validated_with_the_fix() -> None:
 
 
 def test_dag_stages_in_s3_with_an_aws_connection_and_never_shows_its_secret(
-    airflow_db: Any,
-    s3_server: SeaweedS3,
-    s3_admin: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    airflow_db: Any, s3_server: SeaweedS3, s3_admin: Any, s3_airflow_conn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from airflow.sdk import DAG, Asset
 
@@ -256,23 +255,16 @@ def test_dag_stages_in_s3_with_an_aws_connection_and_never_shows_its_secret(
     from tests.airflow_harness import run_dag
 
     prefix = f"dag/{uuid.uuid4().hex[:10]}"
-    conn = {
-        "conn_type": "aws",
-        "login": s3_server.access_key,
-        "password": s3_server.secret_key,
-        "extra": {"endpoint_url": s3_server.endpoint, "region_name": "us-east-1"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_S3_FLOW", json.dumps(conn))
     rows = [{"i": i, "city": "Köln"} for i in range(3000)]
     with DAG("s3_file_flow", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         write = FileSinkOperator(
-            task_id="write", path="stage/rows.ndjson", data=rows, base_uri=f"s3://s3_flow@{BUCKET}/{prefix}"
+            task_id="write", path="stage/rows.ndjson", data=rows, base_uri=f"s3://{s3_airflow_conn}@{BUCKET}/{prefix}"
         )
         read = FileSourceOperator(
             task_id="read",
             path="stage/*.ndjson",
             base_uri=f"s3://{BUCKET}/{prefix}",
-            conn_id="s3_flow",
+            conn_id=s3_airflow_conn,
             output="reference",
         )
         count = TransformOperator(task_id="count", data=read.output, operations=[{"filter": "i < `10`"}])
@@ -286,7 +278,7 @@ def test_dag_stages_in_s3_with_an_aws_connection_and_never_shows_its_secret(
     body = get(s3_admin, f"{prefix}/stage/rows.ndjson")
     assert body is not None and [json.loads(line) for line in body.splitlines()] == rows
     written, listed, counted = result.xcom("write"), result.xcom("read"), result.xcom("count")
-    assert written["base_uri"] == f"s3://{BUCKET}/{prefix}" and written["conn_id"] == "s3_flow"
+    assert written["base_uri"] == f"s3://{BUCKET}/{prefix}" and written["conn_id"] == s3_airflow_conn
     assert written["records"] == 3000 and "base_path" not in written and "fs_conn_id" not in written
     assert [r["sha256"] for r in listed] == [written["sha256"]]
     assert counted == [{"i": i, "city": "Köln"} for i in range(10)]

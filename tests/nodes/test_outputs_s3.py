@@ -2,9 +2,10 @@
 
 A real SeaweedFS (tests/fixtures/s3.py) and the real HTTP test server (tests/fixtures/http_server.py): paginated
 output streams into a multipart upload with flat memory, a failure mid-pagination publishes nothing and leaves no
-open upload, a hostile ``output_path`` is refused before any request, S3 references are read back by transform and
-http.sink, and ai.transform refuses ``base_uri`` with the fix. The last test is issue 12's Done-when DAG:
-http.source -> transform -> file.sink, all staged on S3, run with ``dag.test()``.
+open upload, a hostile ``output_path`` (the local hostile suite, case for case) is refused before any request, S3
+references are read back by transform and http.sink. The last test is issue 12's Done-when DAG: http.source ->
+transform -> file.sink, all staged on S3, run with ``dag.test()``; each task emits its object's ``s3://`` asset event.
+(ai.transform on S3: tests/ai_s3/.)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from airflow_provider_flow.storage.object_store import MIB, MIN_PART_SIZE
 from tests.fixtures.http_server import FlowHttpServer, RecordedRequest
 from tests.fixtures.s3 import BUCKET, OTHER_BUCKET, all_keys, make_fs, open_uploads
 from tests.s3_server import SeaweedS3
+from tests.storage.s3.test_object_keys import LOCAL_CASES, OBJECT_CASES
 
 FAST = RetrySettings(max_attempts=2, max_elapsed=5, initial_backoff=0.01, max_backoff=0.01, jitter=0)
 BIG_PAGES = {"type": "cursor", "cursor_path": "next_page", "cursor_param": "page"}
@@ -164,7 +166,8 @@ def test_a_server_error_mid_pagination_publishes_nothing_and_leaves_no_upload(
     assert open_uploads(s3_admin, s3_location.key_prefix) == []
 
 
-HOSTILE = ["../x.ndjson", "/abs.ndjson", f"s3://{OTHER_BUCKET}/x.ndjson", "%2e%2e/x.ndjson", "a/../../x.ndjson"]
+#: The local hostile-path suite (tests/storage/test_storage.py) case for case, plus the object-storage cases.
+HOSTILE = [path for path, _ in LOCAL_CASES + OBJECT_CASES]
 
 
 @pytest.mark.parametrize("path", HOSTILE)
@@ -178,7 +181,7 @@ def test_a_hostile_output_path_is_refused_before_any_request(
         with pytest.raises(PathTraversalError):
             fetch(state, s3_location, endpoint="/cursor/items", records_path="data", output_path=path)
         with pytest.raises(PathTraversalError):
-            model = validate_config(TransformConfig, on_s3(s3_location, output_path=path))
+            model = validate_config(TransformConfig, on_s3(s3_location, output_path=path, output_format="ndjson"))
             TransformRuntime().execute(model, [{"a": 1}], state)
     assert http_server.requests == []
     assert {bucket: all_keys(s3_admin, bucket) for bucket in (BUCKET, OTHER_BUCKET)} == before
@@ -227,24 +230,16 @@ def test_object_storage_fields_are_validated_with_the_fix() -> None:
         HttpSourceRuntime().execute(unused, None, ExecutionState())
 
 
-@pytest.mark.parametrize("field", ["base_uri", "conn_id"])
-def test_ai_transform_refuses_object_storage_and_names_the_fix(field: str) -> None:
-    value = "s3://key:hunter2@b-1/cache" if field == "base_uri" else "aws_x"
-    config = {"model": "m", "prompt": "p", "output_schema": {"type": "object", "properties": {"a": {}}}, field: value}
-    with pytest.raises(FlowValidationError, match=f"{field}: ai.transform does not stage in object storage") as err:
-        validate_config(AiTransformConfig, config)
-    assert "fs_conn_id or base_path" in str(err.value) and "file.sink" in str(err.value)
-    assert "hunter2" not in str(err.value)
-
-
-def test_lineage_names_s3_outputs_of_http_source_and_transform() -> None:
+def test_lineage_names_s3_outputs_of_http_source_transform_and_ai_transform() -> None:
     from airflow_provider_flow.lineage import node_lineage
 
     settings = StaticSettingsProvider(http={"api": HttpSettings(base_url="http://127.0.0.1:9")})
     base = {"output_path": "out/b.ndjson", "base_uri": "s3://aws_x@stage-bucket/team"}
+    ai = {"model": "m", "prompt": "p", "output_schema": {"type": "object", "properties": {"a": {}}}}
     planned = {
         "http.source": validate_config(HttpSourceConfig, {"endpoint": "/x", "http_conn_id": "api", **base}),
         "transform": validate_config(TransformConfig, base),
+        "ai.transform": validate_config(AiTransformConfig, {**ai, **base}),
     }
     for runtime, config in planned.items():
         lineage = node_lineage(runtime, config, None, None, settings)
@@ -255,12 +250,17 @@ def test_dag_http_source_transform_file_sink_all_on_s3(
     airflow_db: Any,
     s3_server: SeaweedS3,
     s3_admin: Any,
+    s3_airflow_conn: str,
     http_server: FlowHttpServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Issue 12's Done-when: every hand-off is an object on S3, XCom carries only references naming base_uri."""
-    from airflow.sdk import DAG
+    """Issue 12's Done-when: every hand-off is an object on S3, XCom carries only references naming base_uri, and
+    each task emits an asset event with its object's standard ``s3://bucket/key`` URI (downstream DAGs schedule on
+    them as on any S3 asset)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.sdk import DAG, Asset
+    from airflow.utils.session import create_session
 
     from airflow_provider_flow.operators.file import FileSinkOperator
     from airflow_provider_flow.operators.http import HttpSourceOperator
@@ -268,16 +268,9 @@ def test_dag_http_source_transform_file_sink_all_on_s3(
     from tests.airflow_harness import run_dag
 
     prefix = f"dag/{uuid.uuid4().hex[:10]}"
-    aws = {
-        "conn_type": "aws",
-        "login": s3_server.access_key,
-        "password": s3_server.secret_key,
-        "extra": {"endpoint_url": s3_server.endpoint, "region_name": "us-east-1"},
-    }
     host, port = http_server.url.removeprefix("http://").split(":")
-    monkeypatch.setenv("AIRFLOW_CONN_S3_STAGE", json.dumps(aws))
     monkeypatch.setenv("AIRFLOW_CONN_API_S3", json.dumps({"conn_type": "http", "host": host, "port": int(port)}))
-    base = f"s3://s3_stage@{BUCKET}/{prefix}"
+    base = f"s3://{s3_airflow_conn}@{BUCKET}/{prefix}"
     with DAG("s3_http_transform_sink", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
         raw = HttpSourceOperator(
             task_id="fetch",
@@ -295,9 +288,19 @@ def test_dag_http_source_transform_file_sink_all_on_s3(
             operations=[{"filter": "id > `1990`"}, {"select": {"id": "id", "name": "name"}}],
             output_path="stage/shaped.ndjson",
             base_uri=f"s3://{BUCKET}/{prefix}",
-            conn_id="s3_stage",
+            conn_id=s3_airflow_conn,
         )
         FileSinkOperator(task_id="publish", path="final/out.json", data=shaped.output, base_uri=base)
+    objects = {task: f"s3://{BUCKET}/{prefix}/{path}" for task, path in OBJECTS.items()}
+    assert raw.outlets == [Asset(uri=objects["fetch"])] and shaped.outlets == [Asset(uri=objects["shape"])]
+    with DAG("s3_outlets_not_declared", schedule=None, start_date=datetime(2024, 1, 1)):
+        templated = TransformOperator(  # a path known only at run time: nothing to declare at parse time
+            task_id="templated", data=[], output_path="stage/{{ ds }}.ndjson", base_uri=base
+        )
+        refused = TransformOperator(task_id="refused", data=[], output_path="../x.ndjson", base_uri=base)
+        chosen = HttpSourceOperator(task_id="chosen", endpoint="/x", output_path="a.ndjson", base_uri=base, outlets=[])
+        local = TransformOperator(task_id="local", data=[], output_path="a.ndjson", base_path="/data")
+    assert [t.outlets for t in (templated, refused, chosen, local)] == [[], [], [], []]
 
     result = run_dag(dag)
     log = capsys.readouterr().out + capsys.readouterr().err
@@ -306,7 +309,7 @@ def test_dag_http_source_transform_file_sink_all_on_s3(
     final = get(s3_admin, f"{prefix}/final/out.json")
     assert final is not None and json.loads(final) == [{"id": i, "name": f"item-{i}"} for i in range(1991, 2001)]
     refs = {task: result.xcom(task) for task in ("fetch", "shape", "publish")}
-    expected = {"base_uri": f"s3://{BUCKET}/{prefix}", "conn_id": "s3_stage"}
+    expected = {"base_uri": f"s3://{BUCKET}/{prefix}", "conn_id": s3_airflow_conn}
     for task, ref in refs.items():
         assert {k: ref.get(k) for k in expected} == expected, task
         assert ref.get("base_path") is None and ref.get("fs_conn_id") is None and not ref["path"].startswith("/")
@@ -314,3 +317,11 @@ def test_dag_http_source_transform_file_sink_all_on_s3(
     everything = log + json.dumps(refs)
     assert s3_server.secret_key not in everything
     assert "stage/raw.ndjson" in everything and "final/out.json" in log  # the log was captured at all
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == result.dag_run.run_id).all()
+        emitted = {event.source_task_id: event.asset.uri for event in events}
+    assert emitted == objects
+
+
+#: What each task of the Done-when DAG writes, relative to its base.
+OBJECTS = {"fetch": "stage/raw.ndjson", "shape": "stage/shaped.ndjson", "publish": "final/out.json"}
