@@ -121,9 +121,7 @@ class ChildRun:
         """The dict a worker printed with :func:`worker_emit`; RuntimeError with its output if it failed."""
         lines = [line for line in self.stdout.splitlines() if line.startswith(WORKER_PREFIX)]
         if self.returncode != 0 or not lines:
-            raise RuntimeError(
-                f"worker failed (exit {self.returncode}):\n{self.stdout[-2000:]}\n{self.stderr[-3000:]}"
-            )
+            raise RuntimeError(f"worker failed (exit {self.returncode}):\n{self.stdout[-2000:]}\n{self.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(lines[-1][len(WORKER_PREFIX) :])
         result["peak_rss_mib"] = self.peak_rss_mib
         return result

@@ -20,10 +20,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from _report import ROOT, GoalResult, add_contract_arguments, emit, python_env, run_child, summarise, wanted, worker_emit
+from _report import (
+    ROOT,
+    GoalResult,
+    add_contract_arguments,
+    emit,
+    python_env,
+    run_child,
+    summarise,
+    wanted,
+    worker_emit,
+)
 
 BATCH = 100
 LATENCY_MS = 20

@@ -109,10 +109,10 @@ def worker(name: str, url: str, records: int, out: Path) -> dict[str, Any]:
         )
     if name == "httpx_ndjson":
         started = time.perf_counter()
-        with httpx.Client() as client, client.stream("GET", f"{url}/ndjson?records={records}&pad={PAD}") as reply:
-            with open(out, "wb") as handle:
-                for chunk in reply.iter_bytes():
-                    handle.write(chunk)
+        source = f"{url}/ndjson?records={records}&pad={PAD}"
+        with httpx.Client() as client, client.stream("GET", source) as reply, open(out, "wb") as handle:
+            for chunk in reply.iter_bytes():
+                handle.write(chunk)
         return {"seconds": time.perf_counter() - started, "bytes": out.stat().st_size}
     if name == "curl_ndjson":
         started = time.perf_counter()

@@ -56,6 +56,8 @@ SIZES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "sink_records": ((5_000, 10_000, 20_000), (25_000, 50_000, 100_000)),
     "none": ((0,), (0,)),
 }
+#: ``--mode smoke``: checks the pipeline end to end in seconds (tests use it); its figures mean nothing.
+SMOKE_SIZES: dict[str, tuple[float, ...]] = {"http_mb": (1, 2, 3), "records": (200, 400, 800), "sink_records": (200,)}
 UNITS = {"http_mb": "MB", "records": "records", "sink_records": "records", "none": ""}
 
 
@@ -112,7 +114,7 @@ def follows_contract(path: Path) -> bool:
 
 
 def run_script(
-    script: Script, size: float, runs: int, goals: Sequence[str], *, last: bool
+    script: Script, size: float, runs: int, goals: Sequence[str], *, alternative: bool
 ) -> tuple[list[GoalResult], str]:
     """One script at one size: its results, or an error text naming the script, size and the output's tail."""
     cmd = [sys.executable, str(HERE / script.path), "--runs", str(runs), *script.extra_args]
@@ -120,7 +122,7 @@ def run_script(
         cmd += ["--size", f"{size:g}"]
     if goals:
         cmd += ["--goals", ",".join(goals)]
-    if script.path in NO_ALTERNATIVE and not last:
+    if script.path in NO_ALTERNATIVE and not alternative:
         cmd.append("--no-alternative")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     started = time.monotonic()
@@ -142,10 +144,13 @@ def measure(scripts: Sequence[Script], outcomes: dict[str, Outcome], mode: str, 
         if script.goals and not missing:
             continue
         sizes = SIZES[script.group][0 if mode == "quick" else 1]
+        if mode == "smoke":
+            sizes = SMOKE_SIZES.get(script.group, sizes)
         for index, size in enumerate(sizes):
             last = index == len(sizes) - 1
-            runs = (3 if last else 1) if mode == "quick" else 5
-            results, error = run_script(script, size, runs, missing, last=last)
+            runs = {"quick": 3 if last else 1, "full": 5, "smoke": 1}[mode]
+            with_alternative = last and mode != "smoke"
+            results, error = run_script(script, size, runs, missing, alternative=with_alternative)
             for result in results:
                 if result.goal not in only and result.goal in GOALS:
                     continue
@@ -216,7 +221,7 @@ def _git(*args: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["quick", "full"], default="quick")
+    parser.add_argument("--mode", choices=["quick", "full", "smoke"], default="quick")
     parser.add_argument("--only", default="", help="comma-separated goal ids (default: every goal)")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="markdown file to write")
     parser.add_argument("--note", default="", help="a line for the header, e.g. how loaded the machine was")
