@@ -10,8 +10,10 @@ when ``ratio_median >= goal_ratio``. Stdlib only, so any script (and any interpr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -123,16 +125,18 @@ class ChildRun:
         if self.returncode != 0 or not lines:
             raise RuntimeError(f"worker failed (exit {self.returncode}):\n{self.stdout[-2000:]}\n{self.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(lines[-1][len(WORKER_PREFIX) :])
-        result["peak_rss_mib"] = self.peak_rss_mib
+        result.setdefault("peak_rss_mib", self.peak_rss_mib)
         return result
 
 
 def run_child(
     cmd: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | Path = ROOT, timeout: float = 3600
 ) -> ChildRun:
-    """Run ``cmd`` and return its output with its own peak RSS (``ru_maxrss`` of this one child, via ``wait4``).
+    """Run ``cmd`` and return its output with its peak RSS (``ru_maxrss`` of this one child, via ``wait4``).
 
-    ``resource.RUSAGE_CHILDREN`` would give the largest of all children so far, not this one's.
+    ``resource.RUSAGE_CHILDREN`` would give the largest of all children so far, not this one's. Linux carries the
+    RSS the child had as a fork of this process over its ``exec``, so this figure is at least this process's RSS:
+    workers report their own peak instead (:func:`own_peak_rss_mib`, through :func:`worker_emit`).
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
@@ -157,8 +161,18 @@ def run_child(
     return ChildRun(proc.returncode, stdout, stderr, usage.ru_maxrss / 1024)
 
 
+def own_peak_rss_mib() -> float:
+    """This process's peak RSS since its ``exec`` (``VmHWM``), not inflated by the parent it was forked from."""
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: may include the parent's
+
+
 def worker_emit(result: Mapping[str, Any]) -> None:
-    print(WORKER_PREFIX + json.dumps(dict(result)), flush=True)
+    """A worker's last line: its figures plus its own peak RSS."""
+    print(WORKER_PREFIX + json.dumps({"peak_rss_mib": own_peak_rss_mib(), **result}), flush=True)
 
 
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:

@@ -73,7 +73,7 @@ def _runtime(url: str, out: Path, **config: Any) -> dict[str, Any]:
     return {"seconds": seconds, "records": ref.records, "bytes": ref.bytes, "code": airflow_provider_flow.__file__}
 
 
-def _airflow_context() -> dict[str, Any]:
+def _airflow_context() -> Any:
     ti = SimpleNamespace(dag_id="bench", task_id="bench", run_id="bench_run", try_number=1, max_tries=0)
     return {"ti": ti, "params": {}, "logical_date": None}
 

@@ -124,7 +124,7 @@ def _source(base: str, fmt: str) -> int:
     started = time.perf_counter()
     rows = FileSourceRuntime().execute(config, None, _state())
     _report_seconds(started)
-    return len(rows)  # type: ignore[arg-type]
+    return len(rows)
 
 
 def _orjson_write(base: str, n: int) -> int:

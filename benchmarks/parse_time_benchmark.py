@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         firsts.append(result["first"])
         agains.append(result["again"])
         dags = int(result["dags"])
-        for name, seconds in result["files"].items():  # type: ignore[union-attr]
+        for name, seconds in result["files"].items():  # type: ignore[attr-defined]
             files.setdefault(name, []).append(seconds)
     print(f"DagBag over dags_examples/ ({dags} DAGs, {len(files)} files), after `import airflow.sdk`:")
     print(f"  {'first parse in a fresh process':46} {_fmt(firsts):>28}")

@@ -59,11 +59,17 @@ def test_ratio_stats_pair_runs() -> None:
     assert _report.ratio_stats(ratios) == (0.5, 1.0, 2.0)
 
 
-def test_run_child_reports_that_childs_own_peak_rss() -> None:
-    code = "x = bytearray({size} * 2**20); x[::4096] = b'1' * len(x[::4096]); print('WORKER-RESULT {{}}')"
-    big = _report.run_child([sys.executable, "-c", code.format(size=300)])
-    small = _report.run_child([sys.executable, "-c", code.format(size=1)])
-    assert big.worker_result()["peak_rss_mib"] >= 300 > small.worker_result()["peak_rss_mib"]
+def test_workers_report_their_own_peak_rss_not_their_parents() -> None:
+    code = (
+        f"import sys; sys.path.insert(0, {str(BENCHMARKS)!r}); import _report; "
+        "x = bytearray({size} * 2**20); _report.worker_emit({{'size': {size}}})"
+    )
+    ballast = bytearray(400 * 2**20)  # this process is big: a fork's RSS would count in a child's ru_maxrss
+    big = _report.run_child([sys.executable, "-c", code.format(size=300)]).worker_result()
+    small = _report.run_child([sys.executable, "-c", code.format(size=1)]).worker_result()
+    del ballast
+    assert big["size"] == 300 and big["peak_rss_mib"] >= 300
+    assert small["peak_rss_mib"] < 100
     failed = _report.run_child([sys.executable, "-c", "raise SystemExit('boom')"])
     with pytest.raises(RuntimeError, match="boom"):
         failed.worker_result()
