@@ -174,7 +174,7 @@ def _num(value: float | None) -> str:
 def _scaling(outcome: Outcome) -> tuple[str, str]:
     ordered = sorted(outcome.results, key=lambda r: r.size)
     times = " / ".join(_num(r.seconds) for r in ordered)
-    rss = " / ".join(_num(r.peak_rss_mib) for r in ordered)
+    rss = " / ".join(_num(r.peak_rss_mib) if r.peak_rss_mib else "-" for r in ordered)
     return times, rss
 
 
