@@ -175,6 +175,25 @@ def worker_emit(result: Mapping[str, Any]) -> None:
     print(WORKER_PREFIX + json.dumps({"peak_rss_mib": own_peak_rss_mib(), **result}), flush=True)
 
 
+def profiled(label: str, work: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+    """``work()``, under cProfile when ``BENCH_PROFILE_DIR`` is set: ``<dir>/<label>.prof`` plus the top 25
+    functions by cumulative time in ``<label>.txt`` (for the "what blocks it" notes of a goal not met)."""
+    folder = os.environ.get("BENCH_PROFILE_DIR")
+    if not folder:
+        return work()
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    result = profile.runcall(work)
+    os.makedirs(folder, exist_ok=True)
+    target = Path(folder, label)
+    profile.dump_stats(f"{target}.prof")
+    with open(f"{target}.txt", "w", encoding="utf-8") as text:
+        pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(25)
+    return result
+
+
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:
     """Wall seconds of ``work()`` and its return value."""
     started = time.perf_counter()
@@ -234,9 +253,10 @@ def summarise(
 
 
 def python_env(**extra: str) -> dict[str, str]:
-    """The environment for a worker: this repository first on ``PYTHONPATH``."""
+    """The environment for a worker: this checkout first on ``PYTHONPATH`` (before any editable install of the
+    package elsewhere, and whatever the caller's relative entries resolve to from the worker's directory)."""
     env = {**os.environ, **extra}
-    env.setdefault("PYTHONPATH", str(ROOT))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 

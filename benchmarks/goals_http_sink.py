@@ -27,6 +27,7 @@ from _report import (
     GoalResult,
     add_contract_arguments,
     emit,
+    profiled,
     python_env,
     run_child,
     summarise,
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         name, url, n = args.worker
-        worker_emit(worker(name, url, int(n)))
+        worker_emit(profiled(f"http_sink-{name}-{n}", lambda: worker(name, url, int(n))))
         return 0
 
     sys.path.insert(0, str(ROOT))

@@ -35,6 +35,7 @@ from _report import (
     GoalResult,
     add_contract_arguments,
     emit,
+    profiled,
     python_env,
     ratio_stats,
     run_child,
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         name, url, records, out = args.worker
-        worker_emit(worker(name, url, int(records), Path(out)))
+        worker_emit(profiled(f"http_source-{name}-{records}", lambda: worker(name, url, int(records), Path(out))))
         return 0
 
     sys.path.insert(0, str(ROOT))

@@ -29,7 +29,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _report import GoalResult, add_contract_arguments, emit, python_env, run_child, summarise, wanted, worker_emit
+from _report import (
+    GoalResult,
+    add_contract_arguments,
+    emit,
+    profiled,
+    python_env,
+    run_child,
+    summarise,
+    wanted,
+    worker_emit,
+)
 
 FILTER = "score >= `50`"
 SELECT = {"id": "id", "name": "name", "city": "city"}
@@ -204,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         name, base, n = args.worker
-        worker_emit(worker(name, base, int(n)))
+        worker_emit(profiled(f"records-{name}-{n}", lambda: worker(name, base, int(n))))
         return 0
     n = int(args.size)
     goals = [goal for goal in GOALS if wanted(args, goal)]

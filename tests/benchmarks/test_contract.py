@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,18 @@ def test_runner_smoke_mode_writes_the_table_from_a_goal_script(tmp_path: Path) -
     assert "**Note:** test" in table
     row = next(line for line in table.splitlines() if line.startswith("| file.sink CSV"))
     assert len(row.split("|")[-2].split("/")) == 3  # peak RSS at each of the three sizes
+
+
+def test_profiled_writes_a_profile_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BENCH_PROFILE_DIR", raising=False)
+    assert _report.profiled("plain", lambda: {"seconds": 1.0}) == {"seconds": 1.0}
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setenv("BENCH_PROFILE_DIR", str(tmp_path / "prof"))
+    assert _report.profiled("w", lambda: {"n": sum(range(1000))}) == {"n": 499500}
+    assert (tmp_path / "prof" / "w.prof").stat().st_size > 0
+    assert "cumulative" in (tmp_path / "prof" / "w.txt").read_text()
+
+
+def test_workers_run_this_checkout_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "..")
+    assert _report.python_env()["PYTHONPATH"].split(os.pathsep) == [str(BENCHMARKS.parent), ".."]
