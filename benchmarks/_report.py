@@ -262,3 +262,19 @@ def python_env(**extra: str) -> dict[str, str]:
 
 def self_command(script: str, *args: str) -> list[str]:
     return [sys.executable, script, *args]
+
+
+def airflow_env(conn_id: str, url: str, home: str) -> dict[str, str]:
+    """A worker environment where Airflow (for HttpOperator / HttpHook) finds an http connection ``conn_id`` to
+    ``url`` and keeps its home and SQLite database in ``home``."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = {"conn_type": "http", "host": host, "port": int(port), "schema": "http"}
+    return python_env(
+        **{
+            f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn),
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{Path(home, 'airflow.db')}",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
+    )

@@ -19,13 +19,13 @@ import json
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from _report import (
     ROOT,
     GoalResult,
     add_contract_arguments,
+    airflow_env,
     emit,
     profiled,
     python_env,
@@ -143,17 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if wanted(args, "http_sink_c8_latency"):
         plan += [("latency_c1", latency_records), ("latency_c8", latency_records)]
     with tempfile.TemporaryDirectory(prefix="apf-goals-sink-") as home, serve_in_subprocess() as url:
-        host, port = url.removeprefix("http://").split(":")
-        conn = json.dumps({"conn_type": "http", "host": host, "port": int(port), "schema": "http"})
-        air_env = python_env(
-            **{
-                f"AIRFLOW_CONN_{CONN_ID.upper()}": conn,
-                "AIRFLOW_HOME": home,
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{Path(home, 'airflow.db')}",
-                "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            }
-        )
+        air_env = airflow_env(CONN_ID, url, home)
 
         def measure(name: str, count: int, env: dict[str, str]) -> dict[str, Any]:
             return run_child([sys.executable, __file__, "--worker", name, url, str(count)], env=env).worker_result()

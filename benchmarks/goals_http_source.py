@@ -19,7 +19,6 @@ process, pre-built bodies, Nagle off) and ends with an NDJSON file; each runs in
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ from _report import (
     ROOT,
     GoalResult,
     add_contract_arguments,
+    airflow_env,
     emit,
     profiled,
     python_env,
@@ -166,20 +166,6 @@ def _http_operator(name: str, records: int, pages: int, out: Path) -> dict[str, 
     return {"seconds": time.perf_counter() - started, "records": count, "bytes": out.stat().st_size}
 
 
-def _airflow_env(url: str, home: str) -> dict[str, str]:
-    host, port = url.removeprefix("http://").split(":")
-    conn = {"conn_type": "http", "host": host, "port": int(port), "schema": "http"}
-    return python_env(
-        **{
-            f"AIRFLOW_CONN_{CONN_ID.upper()}": json.dumps(conn),
-            "AIRFLOW_HOME": home,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        }
-    )
-
-
 def extract_today(ref: str, into: str) -> str:
     """The package as it was at ``ref`` (``git archive``), for a PYTHONPATH that shadows the working tree."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "airflow_provider_flow"], capture_output=True)
@@ -209,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[GoalResult] = []
     with tempfile.TemporaryDirectory(prefix="apf-goals-http-") as tmp, serve_in_subprocess() as url:
         env = python_env()
-        air_env = _airflow_env(url, tmp)
+        air_env = airflow_env(CONN_ID, url, tmp)
         today_env = {**env, "PYTHONPATH": extract_today(args.today_ref, os.path.join(tmp, "today")) + ":" + str(ROOT)}
 
         def measure(name: str, run_env: dict[str, str]) -> dict[str, Any]:
