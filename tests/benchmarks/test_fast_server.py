@@ -121,3 +121,13 @@ def test_test_server_big_bodies_are_byte_identical_to_json_dumps() -> None:
             assert page == json.dumps({"items": _records(51, 50, 900), "next_page": nxt}).encode()
     finally:
         server.server_close()
+
+
+def test_a_request_that_is_not_http_closes_its_connection_only(fast_server: FastServer) -> None:
+    import socket
+
+    host, port = fast_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(b"garbage\r\n\r\n")
+        assert raw.recv(100) == b""  # hung up without an answer
+    assert httpx.get(f"{fast_server.url}/health").json() == {"ok": True}
