@@ -97,6 +97,8 @@ def parse_results(stdout: str) -> list[GoalResult]:
     if not lines:
         raise ValueError(f"no line starting with {PREFIX!r} in the output")
     items = json.loads(lines[-1][len(PREFIX) :])
+    if isinstance(items, dict):  # ``{"results": [...]}``, as some scripts wrote it before the contract was fixed
+        items = items.get("results", [])
     known = set(GoalResult.__dataclass_fields__)
     results = []
     for item in items:

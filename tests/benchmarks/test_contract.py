@@ -117,3 +117,17 @@ def test_profiled_writes_a_profile_only_when_asked(tmp_path: Path, monkeypatch: 
 def test_workers_run_this_checkout_first(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", "..")
     assert _report.python_env()["PYTHONPATH"].split(os.pathsep) == [str(BENCHMARKS.parent), ".."]
+
+
+def test_results_wrapped_in_a_dict_and_old_goal_names_are_understood() -> None:
+    item = {**_report.asdict(_result(goal="file.sink CSV within 1.2x of the csv module"))}
+    (parsed,) = _report.parse_results(_report.PREFIX + json.dumps({"results": [item]}))
+    assert run_all.ALIASES[parsed.goal] == "file_sink_csv"
+
+
+def test_pages_rss_goal_is_derived_from_an_owner_scripts_pages_goal() -> None:
+    pages = run_all.Outcome("http_source_pages", [_result("http_source_pages", peak_rss_mib=60.0)], "codec.py")
+    outcomes = {"http_source_pages": pages, "http_source_pages_rss": run_all.Outcome("http_source_pages_rss")}
+    run_all.derive_rss_goal(outcomes, "codec.py")
+    (rss,) = outcomes["http_source_pages_rss"].results
+    assert (rss.project, rss.ratio_median, rss.met) == (60.0, 2.5, True)
