@@ -1,0 +1,133 @@
+"""The BENCH-RESULT contract and the runner work end to end on tiny sizes (no figure is asserted: no timing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import _report  # noqa: E402
+import run_all  # noqa: E402
+
+
+def _result(goal: str = "file_sink_csv", **fields: float) -> _report.GoalResult:
+    values: dict[str, float] = {
+        "project": 10.0,
+        "baseline": 20.0,
+        "ratio_min": 0.4,
+        "ratio_median": 0.5,
+        "ratio_max": 0.6,
+        "goal_ratio": 0.8,
+        "size": 100,
+        "peak_rss_mib": 50.0,
+        **fields,
+    }
+    return _report.GoalResult(goal=goal, unit="records/s", **values)  # type: ignore[arg-type]
+
+
+def test_result_line_round_trips_and_the_last_line_wins() -> None:
+    first, second = _result(ratio_median=0.1), _result(ratio_median=0.9)
+    output = "noise\n" + _report.result_line([first]) + "\nmore noise\n" + _report.result_line([second]) + "\n"
+    (parsed,) = _report.parse_results(output)
+    assert parsed == second
+    assert parsed.met and not first.met
+
+
+def test_missing_fields_and_missing_lines_are_named() -> None:
+    item = {k: 1 for k in _report.REQUIRED if k != "peak_rss_mib"} | {"goal": "x"}
+    with pytest.raises(ValueError, match="'x' lacks \\['peak_rss_mib'\\]"):
+        _report.parse_results(_report.PREFIX + json.dumps([item]))
+    with pytest.raises(ValueError, match="no line starting with 'BENCH-RESULT '"):
+        _report.parse_results("nothing here")
+
+
+def test_unknown_fields_are_kept_in_extra() -> None:
+    item = {**_report.asdict(_result()), "owner_specific": 3}
+    (parsed,) = _report.parse_results(_report.PREFIX + json.dumps([item]))
+    assert parsed.extra["owner_specific"] == 3
+
+
+def test_ratio_stats_pair_runs() -> None:
+    ratios = _report.throughput_ratios([1.0, 2.0, 4.0], [2.0, 2.0, 2.0])
+    assert ratios == [2.0, 1.0, 0.5]
+    assert _report.ratio_stats(ratios) == (0.5, 1.0, 2.0)
+
+
+def test_workers_report_their_own_peak_rss_not_their_parents() -> None:
+    code = (
+        f"import sys; sys.path.insert(0, {str(BENCHMARKS)!r}); import _report; "
+        "x = bytearray({size} * 2**20); _report.worker_emit({{'size': {size}}})"
+    )
+    ballast = bytearray(400 * 2**20)  # this process is big: a fork's RSS would count in a child's ru_maxrss
+    big = _report.run_child([sys.executable, "-c", code.format(size=300)]).worker_result()
+    small = _report.run_child([sys.executable, "-c", code.format(size=1)]).worker_result()
+    del ballast
+    assert big["size"] == 300 and big["peak_rss_mib"] >= 300
+    assert small["peak_rss_mib"] < 100
+    failed = _report.run_child([sys.executable, "-c", "raise SystemExit('boom')"])
+    with pytest.raises(RuntimeError, match="boom"):
+        failed.worker_result()
+
+
+def test_render_shows_ratios_scaling_and_what_was_not_measured() -> None:
+    measured = run_all.Outcome("file_sink_csv", [_result(size=s, seconds=s / 100) for s in (100, 200, 400)], "x.py")
+    missing = run_all.Outcome("http_sink_c1", errors=["goals_http_sink.py --size 5: exit 1: boom"])
+    table = run_all.render({"file_sink_csv": measured, "http_sink_c1": missing}, ["# t"])
+    assert "| file.sink CSV | 400 records | 10 records/s | 20 (" in table
+    assert "0.40 / **0.50** / 0.60" in table and "**not met**" in table
+    assert "| 1 / 2 / 4 | 50 / 50 / 50 |" in table
+    assert "| http.sink, concurrency 1 | - |" in table and "boom" in table
+
+
+def test_runner_smoke_mode_writes_the_table_from_a_goal_script(tmp_path: Path) -> None:
+    output = tmp_path / "RESULTS.md"
+    args = ["--mode", "smoke", "--only", "file_sink_csv", "--output", str(output), "--note", "test"]
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run_all.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=BENCHMARKS.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = output.read_text()
+    assert "| file.sink CSV | 800 records |" in table, table
+    assert "**Note:** test" in table
+    row = next(line for line in table.splitlines() if line.startswith("| file.sink CSV"))
+    assert len(row.split("|")[-2].split("/")) == 3  # peak RSS at each of the three sizes
+
+
+def test_profiled_writes_a_profile_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BENCH_PROFILE_DIR", raising=False)
+    assert _report.profiled("plain", lambda: {"seconds": 1.0}) == {"seconds": 1.0}
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setenv("BENCH_PROFILE_DIR", str(tmp_path / "prof"))
+    assert _report.profiled("w", lambda: {"n": sum(range(1000))}) == {"n": 499500}
+    assert (tmp_path / "prof" / "w.prof").stat().st_size > 0
+    assert "cumulative" in (tmp_path / "prof" / "w.txt").read_text()
+
+
+def test_workers_run_this_checkout_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "..")
+    assert _report.python_env()["PYTHONPATH"].split(os.pathsep) == [str(BENCHMARKS.parent), ".."]
+
+
+def test_results_wrapped_in_a_dict_and_old_goal_names_are_understood() -> None:
+    item = {**_report.asdict(_result(goal="file.sink CSV within 1.2x of the csv module"))}
+    (parsed,) = _report.parse_results(_report.PREFIX + json.dumps({"results": [item]}))
+    assert run_all.ALIASES[parsed.goal] == "file_sink_csv"
+
+
+def test_pages_rss_goal_is_derived_from_an_owner_scripts_pages_goal() -> None:
+    pages = run_all.Outcome("http_source_pages", [_result("http_source_pages", peak_rss_mib=60.0)], "codec.py")
+    outcomes = {"http_source_pages": pages, "http_source_pages_rss": run_all.Outcome("http_source_pages_rss")}
+    run_all.derive_rss_goal(outcomes, "codec.py")
+    (rss,) = outcomes["http_source_pages_rss"].results
+    assert (rss.project, rss.ratio_median, rss.met) == (60.0, 2.5, True)
