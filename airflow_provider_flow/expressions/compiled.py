@@ -15,7 +15,7 @@ from airflow_provider_flow.core.jsontext import nesting_error
 from airflow_provider_flow.errors import FlowValidationError, NestingTooDeepError
 from airflow_provider_flow.expressions import budget
 from airflow_provider_flow.expressions.budget import MAX_RESULT_SIZE, ResultTooLarge
-from airflow_provider_flow.expressions.fast import Evaluator, compile_fast
+from airflow_provider_flow.expressions.fast import Evaluator, compile_fast, field_key
 from airflow_provider_flow.expressions.functions import CHARGING, INTERPRETER
 from airflow_provider_flow.expressions.growth import MAX_EXPANSION, MEASURED_GROWTH, calls, expansion
 
@@ -63,6 +63,24 @@ class Expression:
             raise self.nesting_error(index) from None
         except _EVALUATION_ERRORS as exc:
             raise self.error(index, record, str(exc) or type(exc).__name__) from None
+
+    def evaluator(self) -> Evaluator:
+        """The cheapest callable giving :meth:`search`'s result for one record, for loops over many records.
+
+        It adds no error handling: when it raises, call :meth:`search` on the same record, which fails the same
+        way (evaluation is pure) with the error naming the record. Expressions that need the budget or a measured
+        result get :meth:`search` itself.
+        """
+        if self._calls_functions or self._measure_result:
+            return self.search
+        if self._fast is not None:
+            return self._fast
+        parsed, visit = self._parsed.parsed, INTERPRETER.visit
+        return lambda record: visit(parsed, record)
+
+    def plain_field(self) -> str | None:
+        """The key when the whole expression is one field name (``city``), which callers may read directly."""
+        return field_key(self._parsed.parsed)
 
     def to_json(self, value: Any, index: int | None) -> str:
         """``value`` (a result of this expression) as compact JSON text, e.g. to insert it into a template."""

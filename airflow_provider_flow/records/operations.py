@@ -22,7 +22,7 @@ import json
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from airflow_provider_flow.core.jsontext import nesting_error
 from airflow_provider_flow.core.progress import paced
@@ -47,19 +47,63 @@ def _need_object(field: str, index: int, record: Any, what: str) -> dict[str, An
     return record
 
 
+def _failed(expr: Expression, record: Any, index: int, exc: Exception) -> NoReturn:
+    """Raise the error naming the record: evaluation is pure, so :meth:`Expression.search` fails the same way."""
+    expr.search(record, index=index)
+    raise exc  # pragma: no cover - only if the two paths disagreed, which the property tests rule out
+
+
 def filter_stage(expr: Expression) -> Stage:
+    test = expr.evaluator()
+
     def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
         for index, record in items:
-            if is_truthy(expr.search(record, index=index)):
+            try:
+                kept = test(record)
+            except Exception as exc:  # re-raised as the error naming the record
+                _failed(expr, record, index, exc)
+            if kept is True or (kept is not False and is_truthy(kept)):
                 yield index, record
 
     return stage
 
 
+def projection_plan(mapping: dict[str, Expression]) -> Callable[[Any], dict[str, Any]]:
+    """One record's computed fields as one prebuilt function: plain fields read with ``dict.get``, others
+    through their evaluators, in the mapping's order (no per-record lookups of what each expression is)."""
+    keys = {name: expr.plain_field() for name, expr in mapping.items()}
+    if all(key is not None for key in keys.values()):
+        pairs = tuple(keys.items())
+
+        def fields(record: Any) -> dict[str, Any]:
+            if isinstance(record, dict):
+                get = record.get
+                return {name: get(key) for name, key in pairs}
+            return dict.fromkeys(mapping)  # a field of anything but an object is null
+
+        return fields
+    plan = tuple((name, keys[name], expr.evaluator()) for name, expr in mapping.items())
+
+    def computed(record: Any) -> dict[str, Any]:
+        if type(record) is dict:
+            get = record.get
+            return {name: get(key) if key is not None else evaluate(record) for name, key, evaluate in plan}
+        return {name: evaluate(record) for name, _key, evaluate in plan}
+
+    return computed
+
+
 def project_stage(field: str, mapping: dict[str, Expression], *, keep_existing: bool) -> Stage:
+    compute = projection_plan(mapping)
+
     def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
         for index, record in items:
-            computed = {name: expr.search(record, index=index) for name, expr in mapping.items()}
+            try:
+                computed = compute(record)
+            except Exception as exc:  # re-raised as the error naming the record and the expression
+                for expr in mapping.values():
+                    expr.search(record, index=index)
+                raise exc  # pragma: no cover - only if the fast and the checked paths disagreed
             if keep_existing:
                 yield index, {**_need_object(field, index, record, "map"), **computed}
             else:
