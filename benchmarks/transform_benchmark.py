@@ -161,7 +161,7 @@ def main() -> None:
                 open(os.path.join(base, "out-node.ndjson"), "rb") as a,
                 open(os.path.join(base, "out-orjson.ndjson"), "rb") as b,
             ):
-                assert [orjson.loads(x) for x in a] == [orjson.loads(x) for x in b], "outputs differ"
+                assert all(orjson.loads(x) == orjson.loads(y) for x, y in zip(a, b, strict=True)), "outputs differ"
             node_rates.append(n / node_s)
             orjson_rates.append(n / orjson_s)
             json_rates.append(n / json_s)

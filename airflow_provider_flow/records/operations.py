@@ -29,6 +29,7 @@ from airflow_provider_flow.core.progress import paced
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FileError, FlowValidationError
 from airflow_provider_flow.expressions import Expression, is_truthy
+from airflow_provider_flow.expressions.plans import object_plan
 
 #: A record travelling through the pipeline with its position in the input, for error messages.
 Indexed = tuple[int, Any]
@@ -68,33 +69,8 @@ def filter_stage(expr: Expression) -> Stage:
     return stage
 
 
-def projection_plan(mapping: dict[str, Expression]) -> Callable[[Any], dict[str, Any]]:
-    """One record's computed fields as one prebuilt function: plain fields read with ``dict.get``, others
-    through their evaluators, in the mapping's order (no per-record lookups of what each expression is)."""
-    keys = {name: expr.plain_field() for name, expr in mapping.items()}
-    if all(key is not None for key in keys.values()):
-        pairs = tuple(keys.items())
-
-        def fields(record: Any) -> dict[str, Any]:
-            if isinstance(record, dict):
-                get = record.get
-                return {name: get(key) for name, key in pairs}
-            return dict.fromkeys(mapping)  # a field of anything but an object is null
-
-        return fields
-    plan = tuple((name, keys[name], expr.evaluator()) for name, expr in mapping.items())
-
-    def computed(record: Any) -> dict[str, Any]:
-        if type(record) is dict:
-            get = record.get
-            return {name: get(key) if key is not None else evaluate(record) for name, key, evaluate in plan}
-        return {name: evaluate(record) for name, _key, evaluate in plan}
-
-    return computed
-
-
 def project_stage(field: str, mapping: dict[str, Expression], *, keep_existing: bool) -> Stage:
-    compute = projection_plan(mapping)
+    compute = object_plan(mapping)  # one prebuilt function per operation, see expressions/plans.py
 
     def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
         for index, record in items:
@@ -115,9 +91,14 @@ def project_stage(field: str, mapping: dict[str, Expression], *, keep_existing: 
 def rename_stage(field: str, renames: dict[str, str]) -> Stage:
     """A renamed field replaces a field already called like its new name, whatever the records' key order."""
 
+    targets = frozenset(renames.values())
+
     def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
         for index, record in items:
             obj = _need_object(field, index, record, "rename")
+            if obj.keys().isdisjoint(targets):  # the usual case: no field to replace, one pass
+                yield index, {renames.get(key, key): value for key, value in obj.items()}
+                continue
             replaced = {renames[key] for key in obj if key in renames}
             yield (
                 index,
