@@ -21,7 +21,9 @@ import heapq
 import json
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from operator import itemgetter
 from typing import IO, Any, NoReturn
 
@@ -29,8 +31,8 @@ from airflow_provider_flow.core.jsontext import nesting_error
 from airflow_provider_flow.core.progress import paced
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FileError, FlowValidationError
-from airflow_provider_flow.expressions import Expression, is_truthy
-from airflow_provider_flow.expressions.plans import object_plan
+from airflow_provider_flow.expressions import Expression
+from airflow_provider_flow.expressions.inline import Names, inline
 
 #: A record travelling through the pipeline with its position in the input, for error messages.
 Indexed = tuple[int, Any]
@@ -49,44 +51,75 @@ def _need_object(field: str, index: int, record: Any, what: str) -> dict[str, An
     return record
 
 
-def _failed(expr: Expression, record: Any, index: int, exc: Exception) -> NoReturn:
+@dataclass(frozen=True)
+class FilterStep:
+    """Keep the records for which ``expr`` is truthy (JMESPath truthiness)."""
+
+    expr: Expression
+
+
+@dataclass(frozen=True)
+class ProjectStep:
+    """Replace each record with ``{name: expression}`` (``select``), or add them to it (``map``)."""
+
+    field: str
+    mapping: dict[str, Expression]
+    keep_existing: bool
+
+
+RecordStep = FilterStep | ProjectStep
+
+
+def record_steps_stage(steps: Sequence[RecordStep]) -> Stage:
+    """Consecutive filters, selects and maps as ONE stage: one generated loop, the expressions written inline.
+
+    A stage per operation costs a generator layer per record each, and evaluating through closures a call per
+    expression node; for ``filter`` + ``select`` over a million records that was most of the time outside
+    parsing and encoding. The loop is generated once per run from identifiers only (see
+    :mod:`airflow_provider_flow.expressions.inline`); any failure re-evaluates the failing step's expressions
+    with :meth:`Expression.search`, which raises the error naming the operation, the record and the reason.
+    """
+    names = Names()
+    body: list[str] = []
+    for step in steps:
+        fail = names.bind(partial(_step_failed, step), "fail")
+        body.append("        try:")
+        if isinstance(step, FilterStep):
+            body.append(f"            kept = {inline(step.expr, 'record', names)}")
+        else:
+            values = ", ".join(
+                f"{names.bind(name, 'n')}: {inline(expr, 'record', names)}" for name, expr in step.mapping.items()
+            )
+            body.append(f"            computed = {{{values}}}")
+        body += ["        except Exception as exc:", f"            {fail}(record, index, exc)"]
+        if isinstance(step, FilterStep):
+            body += ["        if not (kept is True or (kept is not False and truthy(kept))):", "            continue"]
+        elif step.keep_existing:
+            need = names.bind(partial(_need_object, step.field), "need")
+            body.append(f"        record = {{**{need}(index, record, 'map'), **computed}}")
+        else:
+            body.append("        record = computed")
+    source = (
+        "def stage(items):\n    for index, record in items:\n" + "\n".join(body) + "\n        yield index, record\n"
+    )
+    exec(compile(source, "<record steps>", "exec"), names.values)  # identifiers only, see expressions/inline.py
+    stage: Stage = names.values["stage"]
+    return stage
+
+
+def _step_failed(step: RecordStep, record: Any, index: int, exc: Exception) -> NoReturn:
     """Raise the error naming the record: evaluation is pure, so :meth:`Expression.search` fails the same way."""
-    expr.search(record, index=index)
-    raise exc  # pragma: no cover - only if the two paths disagreed, which the property tests rule out
+    for expr in [step.expr] if isinstance(step, FilterStep) else step.mapping.values():
+        expr.search(record, index=index)
+    raise exc  # pragma: no cover - only if the inline and the checked paths disagreed (property-tested)
 
 
 def filter_stage(expr: Expression) -> Stage:
-    test = expr.evaluator()
-
-    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
-        for index, record in items:
-            try:
-                kept = test(record)
-            except Exception as exc:  # re-raised as the error naming the record
-                _failed(expr, record, index, exc)
-            if kept is True or (kept is not False and is_truthy(kept)):
-                yield index, record
-
-    return stage
+    return record_steps_stage([FilterStep(expr)])
 
 
 def project_stage(field: str, mapping: dict[str, Expression], *, keep_existing: bool) -> Stage:
-    compute = object_plan(mapping)  # one prebuilt function per operation, see expressions/plans.py
-
-    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
-        for index, record in items:
-            try:
-                computed = compute(record)
-            except Exception as exc:  # re-raised as the error naming the record and the expression
-                for expr in mapping.values():
-                    expr.search(record, index=index)
-                raise exc  # pragma: no cover - only if the fast and the checked paths disagreed
-            if keep_existing:
-                yield index, {**_need_object(field, index, record, "map"), **computed}
-            else:
-                yield index, computed
-
-    return stage
+    return record_steps_stage([ProjectStep(field, mapping, keep_existing)])
 
 
 def rename_stage(field: str, renames: dict[str, str]) -> Stage:

@@ -18,9 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.expressions import compile_expression
 from airflow_provider_flow.expressions.fast import compile_fast
 from airflow_provider_flow.expressions.functions import INTERPRETER, OPTIONS
 from airflow_provider_flow.nodes.transform import transform_records
+from airflow_provider_flow.records.operations import FilterStep, ProjectStep, record_steps_stage
 
 #: Hypothesis warns when it prints a long failing example; that is only a report.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -201,3 +203,25 @@ def test_known_errors_have_the_interpreters_class(source: str, record: Any, erro
         INTERPRETER.visit(parsed, record)
     with pytest.raises(error):
         fast(record)
+
+
+@settings(max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=expressions, record=records, keep_existing=st.booleans())
+def test_inline_plans_give_exactly_what_jmespath_gives(source: str, record: Any, keep_existing: bool) -> None:
+    """The generated per-record loop (expressions written inline) against the interpreter, one expression."""
+    try:
+        expr = compile_expression(source, field="f")
+    except FlowValidationError:  # grows too much for the compile-time bound: not run at all
+        return
+    stage = record_steps_stage([FilterStep(expr), ProjectStep("g", {"x": expr}, keep_existing)])
+    expected = outcome(lambda r: INTERPRETER.visit(jmespath.compile(source).parsed, r), record)
+    got = outcome(lambda r: [item for _i, item in stage(iter([(0, r)]))], record)
+    if expected[0] == "error":
+        assert got == ("error", FlowValidationError), (source, record, got, expected)
+    elif not _truthy(expected[1]):
+        assert got == ("value", []), (source, record, got, expected)
+    elif keep_existing and not isinstance(record, dict):
+        assert got == ("error", FlowValidationError)
+    else:
+        want = {**record, "x": expected[1]} if keep_existing else {"x": expected[1]}
+        assert got[0] == "value" and same(got[1], [want]), (source, record, got, expected)
