@@ -28,6 +28,16 @@ _ORDERED = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _ORDERABLE = frozenset({int, float, str})
 
 
+def _no_fields(key: str) -> None:
+    """The getter of a value that is no object: every field of it is null."""
+    return None
+
+
+def getter_of(var: str, getter: str) -> str:
+    """The statement that sets ``getter`` for the value in ``var`` (put it wherever ``var`` is assigned)."""
+    return f"{getter} = {var}.get if isinstance({var}, dict) else no_fields"
+
+
 class Names:
     """The namespace of one generated function: bound values under made-up identifiers."""
 
@@ -39,8 +49,17 @@ class Names:
             "truthy": is_truthy,
             "call": FUNCTIONS.call_function,
             "orderable": _ORDERABLE,
+            "no_fields": _no_fields,
         }
         self._count = 0
+        self.getters: dict[str, str] = {}
+        """Locals holding ``value.get`` (or a function returning None when the value is no object), by the name
+        of the value: the generated loop sets one per record, so each field read is one call."""
+
+    def read_fields_with(self, var: str) -> str:
+        """Read fields of local ``var`` through a getter; returns its name (the caller assigns it, see below)."""
+        getter = self.getters[var] = f"get_{var}"
+        return getter
 
     def bind(self, value: Any, prefix: str = "c") -> str:
         self._count += 1
@@ -74,6 +93,8 @@ def _field_of(value_text: str, key: str, names: Names) -> str:
 
 def _node(node: Mapping[str, Any], var: str, names: Names) -> str | None:
     kind = node.get("type")
+    if kind == "field" and var in names.getters:
+        return f"{names.getters[var]}({names.bind(node['value'], 'k')})"
     if kind == "field":
         return f"({var}.get({names.bind(node['value'], 'k')}) if isinstance({var}, dict) else None)"
     if kind in ("current", "identity"):

@@ -32,7 +32,7 @@ from airflow_provider_flow.core.progress import paced
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FileError, FlowValidationError
 from airflow_provider_flow.expressions import Expression
-from airflow_provider_flow.expressions.inline import Names, inline
+from airflow_provider_flow.expressions.inline import Names, getter_of, inline
 
 #: A record travelling through the pipeline with its position in the input, for error messages.
 Indexed = tuple[int, Any]
@@ -80,7 +80,8 @@ def record_steps_stage(steps: Sequence[RecordStep]) -> Stage:
     with :meth:`Expression.search`, which raises the error naming the operation, the record and the reason.
     """
     names = Names()
-    body: list[str] = []
+    get = names.read_fields_with("record")
+    body: list[str] = [f"        {getter_of('record', get)}"]
     for step in steps:
         fail = names.bind(partial(_step_failed, step), "fail")
         body.append("        try:")
@@ -99,6 +100,8 @@ def record_steps_stage(steps: Sequence[RecordStep]) -> Stage:
             body.append(f"        record = {{**{need}(index, record, 'map'), **computed}}")
         else:
             body.append("        record = computed")
+        if not isinstance(step, FilterStep) and step is not steps[-1]:
+            body.append(f"        {get} = record.get")  # the next step reads the new record
     source = (
         "def stage(items):\n    for index, record in items:\n" + "\n".join(body) + "\n        yield index, record\n"
     )
