@@ -256,6 +256,7 @@ def main() -> None:
         "size": n,
         "peak_rss_mib": round(peak, 1),
         "seconds": round(statistics.median(node_s), 3),
+        "runs": args.runs,
         "note": f"json loop ratio median {statistics.median(vs_json):.2f}; "
         f"evaluation alone {statistics.median(evaluation):.2f}x a Python loop",
     }
