@@ -10,8 +10,12 @@ million-record file flows through one record at a time. Every operation is O(1) 
 * ``unique_by`` keeps a 16-byte digest per distinct key (about 100 bytes each with set overhead), not the
   records, and fails with a clear error past ``max_unique_keys`` instead of letting the worker be OOM-killed.
 
-``limit`` stops reading the input as soon as it is reached. Errors name the operation (``operations[2].filter``),
-the input record index (0-based position in the input, stable across sorts), the expression and the reason.
+Consecutive ``filter``/``select``/``map`` operations run as one stage (:func:`record_steps_stage`): one loop
+generated once per run with their expressions written inline, so a record costs no generator layer and no call
+per operation or per expression node. ``limit`` stops reading the input as soon as it is reached.
+
+Errors name the operation (``operations[2].filter``), the input record index (0-based position in the input,
+stable across sorts), the expression and the reason.
 """
 
 from __future__ import annotations
