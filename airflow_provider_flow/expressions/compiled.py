@@ -120,6 +120,18 @@ class Expression:
 
 def compile_expression(source: Any, *, field: str = "expression") -> Expression:
     """Compile a JMESPath expression once; a syntax error names the field, the expression and the position."""
+    try:
+        return _compile(source, field)
+    except RecursionError:  # jmespath's parser and the checks here recurse once per nesting level
+        raise FlowValidationError(
+            f"expression {shorten(source)} nests too deeply to compile (hundreds of levels of !, &&, ( or "
+            "function calls inside each other); split the work into several operations",
+            field=field,
+            value=source[:100] if isinstance(source, str) else source,
+        ) from None
+
+
+def _compile(source: Any, field: str) -> Expression:
     if not isinstance(source, str) or not source.strip():
         raise FlowValidationError(
             f"expected a non-empty JMESPath expression string, got {shorten(source)}",
@@ -170,10 +182,18 @@ def compile_expression(source: Any, *, field: str = "expression") -> Expression:
         source=source,
         field=field,
         _parsed=parsed,
-        _fast=compile_fast(parsed.parsed),
+        _fast=_fast_or_none(parsed.parsed),
         _calls_functions=calls(parsed.parsed, CHARGING),
         _measure_result=growth > MEASURED_GROWTH,
     )
+
+
+def _fast_or_none(parsed: Any) -> Evaluator | None:
+    """The fast path's closures, or None (the interpreter) for an expression nested too deeply to build them."""
+    try:
+        return compile_fast(parsed)
+    except RecursionError:
+        return None
 
 
 #: A number as JMESPath's lexer reads one (``20``, ``-3``, ``1.5``, ``2e3``).

@@ -83,18 +83,27 @@ def record_steps_stage(steps: Sequence[RecordStep]) -> Stage:
     :mod:`airflow_provider_flow.expressions.inline`); any failure re-evaluates the failing step's expressions
     with :meth:`Expression.search`, which raises the error naming the operation, the record and the reason.
     """
+    try:
+        return _generated_loop(steps, inline_expressions=True)
+    except (RecursionError, SyntaxError, MemoryError):  # text too deeply nested for Python's compiler
+        return _generated_loop(steps, inline_expressions=False)
+
+
+def _generated_loop(steps: Sequence[RecordStep], *, inline_expressions: bool) -> Stage:
     names = Names()
     get = names.read_fields_with("record")
+
+    def text(expr: Expression) -> str:
+        return inline(expr, "record", names) if inline_expressions else f"{names.bind(expr.evaluator(), 'f')}(record)"
+
     body: list[str] = [f"        {getter_of('record', get)}"]
     for step in steps:
         fail = names.bind(partial(_step_failed, step), "fail")
         body.append("        try:")
         if isinstance(step, FilterStep):
-            body.append(f"            kept = {inline(step.expr, 'record', names)}")
+            body.append(f"            kept = {text(step.expr)}")
         else:
-            values = ", ".join(
-                f"{names.bind(name, 'n')}: {inline(expr, 'record', names)}" for name, expr in step.mapping.items()
-            )
+            values = ", ".join(f"{names.bind(name, 'n')}: {text(expr)}" for name, expr in step.mapping.items())
             body.append(f"            computed = {{{values}}}")
         body += ["        except Exception as exc:", f"            {fail}(record, index, exc)"]
         if isinstance(step, FilterStep):
