@@ -22,11 +22,13 @@ the field, the expression and the limit instead of exhausting the worker's memor
 (used by ``ai.transform``), so a prompt can never reach Python either.
 
 Truthiness (used by ``filter``) follows JMESPath: ``false``, ``null``, ``""``, ``[]`` and ``{}`` are false,
-everything else (including ``0``) is true. Comparisons other than ``==``/``!=`` need numbers on both sides.
+everything else (including ``0``) is true. ``<``, ``<=``, ``>``, ``>=`` order two numbers or two strings; any
+other pair (null, booleans, arrays) gives null, and a number against a string fails the record.
 
 Layout: :mod:`.compiled` (compile and evaluate one expression), :mod:`.templates` (``${...}`` text),
 :mod:`.functions` (what expressions may call), :mod:`.budget` (the run-time size bound), :mod:`.growth` (the
-compile-time one), :mod:`.fast` (closures for the commonest expressions).
+compile-time one), :mod:`.fast` (closures for the common expressions, with jmespath's exact semantics), :mod:`.inline`
+(the simplest forms written into a generated per-record loop, for ``transform``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from airflow_provider_flow.core.jsontext import nesting_error
 from airflow_provider_flow.errors import FlowValidationError, NestingTooDeepError
 from airflow_provider_flow.expressions import budget
 from airflow_provider_flow.expressions.budget import MAX_RESULT_SIZE, ResultTooLarge
-from airflow_provider_flow.expressions.fast import Evaluator, compile_fast
+from airflow_provider_flow.expressions.fast import Evaluator, compile_fast, field_key
 from airflow_provider_flow.expressions.functions import CHARGING, INTERPRETER
 from airflow_provider_flow.expressions.growth import MAX_EXPANSION, MEASURED_GROWTH, calls, expansion
 
@@ -64,6 +64,24 @@ class Expression:
         except _EVALUATION_ERRORS as exc:
             raise self.error(index, record, str(exc) or type(exc).__name__) from None
 
+    def evaluator(self) -> Evaluator:
+        """The cheapest callable giving :meth:`search`'s result for one record, for loops over many records.
+
+        It adds no error handling: when it raises, call :meth:`search` on the same record, which fails the same
+        way (evaluation is pure) with the error naming the record. Expressions that need the budget or a measured
+        result get :meth:`search` itself.
+        """
+        if self._calls_functions or self._measure_result:
+            return self.search
+        if self._fast is not None:
+            return self._fast
+        parsed, visit = self._parsed.parsed, INTERPRETER.visit
+        return lambda record: visit(parsed, record)
+
+    def plain_field(self) -> str | None:
+        """The key when the whole expression is one field name (``city``), which callers may read directly."""
+        return field_key(self._parsed.parsed)
+
     def to_json(self, value: Any, index: int | None) -> str:
         """``value`` (a result of this expression) as compact JSON text, e.g. to insert it into a template."""
         try:
@@ -102,6 +120,18 @@ class Expression:
 
 def compile_expression(source: Any, *, field: str = "expression") -> Expression:
     """Compile a JMESPath expression once; a syntax error names the field, the expression and the position."""
+    try:
+        return _compile(source, field)
+    except RecursionError:  # jmespath's parser and the checks here recurse once per nesting level
+        raise FlowValidationError(
+            f"expression {shorten(source)} nests too deeply to compile (hundreds of levels of !, &&, ( or "
+            "function calls inside each other); split the work into several operations",
+            field=field,
+            value=source[:100] if isinstance(source, str) else source,
+        ) from None
+
+
+def _compile(source: Any, field: str) -> Expression:
     if not isinstance(source, str) or not source.strip():
         raise FlowValidationError(
             f"expected a non-empty JMESPath expression string, got {shorten(source)}",
@@ -152,10 +182,18 @@ def compile_expression(source: Any, *, field: str = "expression") -> Expression:
         source=source,
         field=field,
         _parsed=parsed,
-        _fast=compile_fast(parsed.parsed),
+        _fast=_fast_or_none(parsed.parsed),
         _calls_functions=calls(parsed.parsed, CHARGING),
         _measure_result=growth > MEASURED_GROWTH,
     )
+
+
+def _fast_or_none(parsed: Any) -> Evaluator | None:
+    """The fast path's closures, or None (the interpreter) for an expression nested too deeply to build them."""
+    try:
+        return compile_fast(parsed)
+    except RecursionError:
+        return None
 
 
 #: A number as JMESPath's lexer reads one (``20``, ``-3``, ``1.5``, ``2e3``).

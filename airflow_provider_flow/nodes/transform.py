@@ -23,12 +23,14 @@ from airflow_provider_flow.expressions import JmesPath, compile_expression
 from airflow_provider_flow.records.codecs import RecordFormat
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.operations import (
+    FilterStep,
+    ProjectStep,
+    RecordStep,
     Stage,
     apply_stage,
     drop_stage,
-    filter_stage,
     limit_stage,
-    project_stage,
+    record_steps_stage,
     rename_stage,
     run_pipeline,
     sort_stage,
@@ -151,21 +153,35 @@ class TransformConfig(ConfigModel):
 def build_stages(config: TransformConfig) -> list[Stage]:
     """Compile every expression once, up front: a bad expression fails before any record is read."""
     stages: list[Stage] = []
+    steps: list[RecordStep] = []  # consecutive filter/select/map run as one stage (records/operations.py)
     for position, op in enumerate(config.operations):
+        step = _record_step(op, f"operations[{position}].{op.kind}")
+        if step is not None:
+            steps.append(step)
+            continue
+        if steps:
+            stages.append(record_steps_stage(steps))
+            steps = []
         stages.append(_build_stage(op, f"operations[{position}]", config))
+    if steps:
+        stages.append(record_steps_stage(steps))
     return stages
+
+
+def _record_step(op: TransformOperation, field: str) -> RecordStep | None:
+    """A filter, select or map as a step of a fused stage; None for the other operations."""
+    if op.filter is not None:
+        return FilterStep(compile_expression(op.filter, field=field))
+    source = op.select if op.select is not None else op.map
+    if source is None:
+        return None
+    mapping = {name: compile_expression(expr, field=f"{field}.{name}") for name, expr in source.items()}
+    return ProjectStep(field, mapping, keep_existing=op.map is not None)
 
 
 def _build_stage(op: TransformOperation, prefix: str, config: TransformConfig) -> Stage:
     kind = op.kind
     field = f"{prefix}.{kind}"
-    if op.filter is not None:
-        return filter_stage(compile_expression(op.filter, field=field))
-    if op.select is not None or op.map is not None:
-        source = op.select if op.select is not None else op.map
-        assert source is not None
-        mapping = {name: compile_expression(expr, field=f"{field}.{name}") for name, expr in source.items()}
-        return project_stage(field, mapping, keep_existing=op.map is not None)
     if op.rename is not None:
         return rename_stage(field, op.rename)
     if op.drop is not None:

@@ -10,8 +10,12 @@ million-record file flows through one record at a time. Every operation is O(1) 
 * ``unique_by`` keeps a 16-byte digest per distinct key (about 100 bytes each with set overhead), not the
   records, and fails with a clear error past ``max_unique_keys`` instead of letting the worker be OOM-killed.
 
-``limit`` stops reading the input as soon as it is reached. Errors name the operation (``operations[2].filter``),
-the input record index (0-based position in the input, stable across sorts), the expression and the reason.
+Consecutive ``filter``/``select``/``map`` operations run as one stage (:func:`record_steps_stage`): one loop
+generated once per run with their expressions written inline, so a record costs no generator layer and no call
+per operation or per expression node. ``limit`` stops reading the input as soon as it is reached.
+
+Errors name the operation (``operations[2].filter``), the input record index (0-based position in the input,
+stable across sorts), the expression and the reason.
 """
 
 from __future__ import annotations
@@ -21,14 +25,18 @@ import heapq
 import json
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
+from typing import IO, Any, NoReturn
 
 from airflow_provider_flow.core.jsontext import nesting_error
 from airflow_provider_flow.core.progress import paced
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FileError, FlowValidationError
-from airflow_provider_flow.expressions import Expression, is_truthy
+from airflow_provider_flow.expressions import Expression
+from airflow_provider_flow.expressions.inline import Names, getter_of, inline
 
 #: A record travelling through the pipeline with its position in the input, for error messages.
 Indexed = tuple[int, Any]
@@ -47,33 +55,100 @@ def _need_object(field: str, index: int, record: Any, what: str) -> dict[str, An
     return record
 
 
-def filter_stage(expr: Expression) -> Stage:
-    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
-        for index, record in items:
-            if is_truthy(expr.search(record, index=index)):
-                yield index, record
+@dataclass(frozen=True)
+class FilterStep:
+    """Keep the records for which ``expr`` is truthy (JMESPath truthiness)."""
 
+    expr: Expression
+
+
+@dataclass(frozen=True)
+class ProjectStep:
+    """Replace each record with ``{name: expression}`` (``select``), or add them to it (``map``)."""
+
+    field: str
+    mapping: dict[str, Expression]
+    keep_existing: bool
+
+
+RecordStep = FilterStep | ProjectStep
+
+
+def record_steps_stage(steps: Sequence[RecordStep]) -> Stage:
+    """Consecutive filters, selects and maps as ONE stage: one generated loop, the expressions written inline.
+
+    A stage per operation costs a generator layer per record each, and evaluating through closures a call per
+    expression node; for ``filter`` + ``select`` over a million records that was most of the time outside
+    parsing and encoding. The loop is generated once per run from identifiers only (see
+    :mod:`airflow_provider_flow.expressions.inline`); any failure re-evaluates the failing step's expressions
+    with :meth:`Expression.search`, which raises the error naming the operation, the record and the reason.
+    """
+    try:
+        return _generated_loop(steps, inline_expressions=True)
+    except (RecursionError, SyntaxError, MemoryError):  # text too deeply nested for Python's compiler
+        return _generated_loop(steps, inline_expressions=False)
+
+
+def _generated_loop(steps: Sequence[RecordStep], *, inline_expressions: bool) -> Stage:
+    names = Names()
+    get = names.read_fields_with("record")
+
+    def text(expr: Expression) -> str:
+        return inline(expr, "record", names) if inline_expressions else f"{names.bind(expr.evaluator(), 'f')}(record)"
+
+    body: list[str] = [f"        {getter_of('record', get)}"]
+    for step in steps:
+        fail = names.bind(partial(_step_failed, step), "fail")
+        body.append("        try:")
+        if isinstance(step, FilterStep):
+            body.append(f"            kept = {text(step.expr)}")
+        else:
+            values = ", ".join(f"{names.bind(name, 'n')}: {text(expr)}" for name, expr in step.mapping.items())
+            body.append(f"            computed = {{{values}}}")
+        body += ["        except Exception as exc:", f"            {fail}(record, index, exc)"]
+        if isinstance(step, FilterStep):
+            body += ["        if not (kept is True or (kept is not False and truthy(kept))):", "            continue"]
+        elif step.keep_existing:
+            need = names.bind(partial(_need_object, step.field), "need")
+            body.append(f"        record = {{**{need}(index, record, 'map'), **computed}}")
+        else:
+            body.append("        record = computed")
+        if not isinstance(step, FilterStep) and step is not steps[-1]:
+            body.append(f"        {get} = record.get")  # the next step reads the new record
+    source = (
+        "def stage(items):\n    for index, record in items:\n" + "\n".join(body) + "\n        yield index, record\n"
+    )
+    exec(compile(source, "<record steps>", "exec"), names.values)  # identifiers only, see expressions/inline.py
+    stage: Stage = names.values["stage"]
     return stage
+
+
+def _step_failed(step: RecordStep, record: Any, index: int, exc: Exception) -> NoReturn:
+    """Raise the error naming the record: evaluation is pure, so :meth:`Expression.search` fails the same way."""
+    for expr in [step.expr] if isinstance(step, FilterStep) else step.mapping.values():
+        expr.search(record, index=index)
+    raise exc  # pragma: no cover - only if the inline and the checked paths disagreed (property-tested)
+
+
+def filter_stage(expr: Expression) -> Stage:
+    return record_steps_stage([FilterStep(expr)])
 
 
 def project_stage(field: str, mapping: dict[str, Expression], *, keep_existing: bool) -> Stage:
-    def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
-        for index, record in items:
-            computed = {name: expr.search(record, index=index) for name, expr in mapping.items()}
-            if keep_existing:
-                yield index, {**_need_object(field, index, record, "map"), **computed}
-            else:
-                yield index, computed
-
-    return stage
+    return record_steps_stage([ProjectStep(field, mapping, keep_existing)])
 
 
 def rename_stage(field: str, renames: dict[str, str]) -> Stage:
     """A renamed field replaces a field already called like its new name, whatever the records' key order."""
 
+    targets = frozenset(renames.values())
+
     def stage(items: Iterator[Indexed]) -> Iterator[Indexed]:
         for index, record in items:
             obj = _need_object(field, index, record, "rename")
+            if obj.keys().isdisjoint(targets):  # the usual case: no field to replace, one pass
+                yield index, {renames.get(key, key): value for key, value in obj.items()}
+                continue
             replaced = {renames[key] for key in obj if key in renames}
             yield (
                 index,
@@ -266,5 +341,7 @@ def run_pipeline(records: Iterable[Any], stages: list[Stage], *, state: Executio
     items: Iterator[Indexed] = enumerate(records if state is None else paced(records, state, "transform"))
     for stage in stages:
         items = stage(items)
-    for _index, record in items:
-        yield record
+    return map(_RECORD, items)  # in C: one generator layer less per record
+
+
+_RECORD = itemgetter(1)
