@@ -113,6 +113,18 @@ def dumps_record(record: Any, index: int) -> str:
         ) from None
 
 
+def encode_record(record: Any, index: int) -> bytes:
+    text = dumps_record(record, index)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FlowValidationError(
+            f"record {index} has characters 'utf-8' cannot encode ({exc.reason}); use encoding='utf-8'",
+            field="encoding",
+            value="utf-8",
+        ) from None
+
+
 #: The largest CSV cell, in characters, the writer produces and the reader accepts: one limit, so whatever file.sink
 #: writes as CSV, file.source reads back (the ``csv`` reader's own default, 131072, is far below what writers
 #: produce). It also bounds what one cell of a hostile CSV makes the reader hold in memory.
