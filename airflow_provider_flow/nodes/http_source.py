@@ -29,7 +29,7 @@ import httpx
 from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
-from airflow_provider_flow.core.jsontext import loads_json
+from airflow_provider_flow.core.jsontext import loads_json_exact
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import (
@@ -56,7 +56,7 @@ from airflow_provider_flow.http.settings import (
     HttpTimeoutConfig,
     TimeoutSeconds,
 )
-from airflow_provider_flow.records.output import emit_records
+from airflow_provider_flow.records.output import OriginalLines, emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import (
     DEFAULT_FS_CONN_ID,
@@ -173,8 +173,10 @@ class HttpSourceRuntime:
             storage = configured_storage(state, config)
         label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
         progress = ProgressReporter(state.log, label)
+        # NDJSON in, NDJSON file out: strict lines are written as they came (validated, counted, never re-encoded)
+        lines = OriginalLines() if config.response_format == "ndjson" and config.output_path is not None else None
         with HttpClient(settings, state=state) as client:
-            records = self._all_pages(client, config, paginator, state, records_expr, progress)
+            records = self._all_pages(client, config, paginator, state, records_expr, progress, lines=lines)
             result = emit_records(
                 records,
                 progress,
@@ -182,6 +184,7 @@ class HttpSourceRuntime:
                 output_path=config.output_path,
                 format=config.output_format,
                 mode=config.write_mode,
+                original_lines=lines,
             )
         if isinstance(result, list):
             return result
@@ -195,6 +198,8 @@ class HttpSourceRuntime:
         state: ExecutionState,
         records_expr: Expression | None,
         progress: ProgressReporter,
+        *,
+        lines: OriginalLines | None = None,
     ) -> Iterator[Any]:
         """Every record of every page, fetched one page at a time as the consumer asks for more."""
         first_url = client.url_for(config.endpoint)
@@ -215,7 +220,7 @@ class HttpSourceRuntime:
         while True:
             state.check_deadline("http.source pagination")
             if config.response_format == "ndjson":
-                page = self._ndjson_page(client, config, paginator, url, params, progress)
+                page = self._ndjson_page(client, config, paginator, url, params, progress, lines=lines)
             else:
                 page = self._json_page(client, config, paginator, url, params, records_expr, progress)
             count, nxt_url, nxt_params, digest = yield from page
@@ -312,6 +317,8 @@ class HttpSourceRuntime:
         url: str,
         params: dict[str, Any] | None,
         progress: ProgressReporter,
+        *,
+        lines: OriginalLines | None = None,
     ) -> PageRecords:
         """One NDJSON response, its records handed on while it downloads (memory: one line)."""
         count = 0
@@ -324,7 +331,10 @@ class HttpSourceRuntime:
                     continue
                 try:
                     # the message is formatted only on failure, within this iteration
-                    record = loads_json(line, source=lambda: f"line {number} of the NDJSON response from {where}")  # noqa: B023
+                    record, exact = loads_json_exact(
+                        line,
+                        source=lambda: f"line {number} of the NDJSON response from {where}",  # noqa: B023
+                    )
                 except NestingTooDeepError:
                     raise  # a ValueError too, but not "not JSON"
                 except ValueError as exc:
@@ -337,6 +347,8 @@ class HttpSourceRuntime:
                 if response.bytes_read != seen:  # a new chunk arrived: once per chunk, not per record
                     progress.update(bytes=response.bytes_read - seen)
                     seen = response.bytes_read
+                if lines is not None:
+                    lines.name(record, line.strip() if exact else None)
                 yield record
             links = response.links
         nxt_url, nxt_params = paginator.next_request(url=url, params=params, count=count, links=links)

@@ -10,6 +10,7 @@ counts the whole file; object storage refuses ``append`` (see ``storage/object_s
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import sys
@@ -24,6 +25,7 @@ from airflow_provider_flow.records.codecs import (
     csv_cell,
     detect_format,
     dumps_record,
+    encode_record,
     parse_stream,
 )
 from airflow_provider_flow.records.reference import FileReference
@@ -63,6 +65,9 @@ class RecordWriter:
         self.format = detect_format(path, format)
         self.mode = mode
         self.encoding = check_encoding(encoding)
+        #: UTF-8 output takes the encoder's bytes as they are (no str round trip).
+        self.utf8 = codecs.lookup(self.encoding).name == "utf-8"
+        self._ndjson_utf8 = self.utf8 and self.format == "ndjson"
         self.create_dirs = create_dirs
         self.records = 0
         self._stack = ExitStack()
@@ -138,6 +143,12 @@ class RecordWriter:
         if self._pending_size >= _FLUSH_AT:
             self._flush()
 
+    def _emit_bytes(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _FLUSH_AT:
+            self._flush()
+
     def _flush(self) -> None:
         """Hand buffered bytes to the atomic writer in large chunks (hashing 100-byte pieces is slow)."""
         if self._pending:
@@ -149,7 +160,19 @@ class RecordWriter:
     def write(self, record: Any) -> None:
         """Serialize one record into the temporary file."""
         index = self.records
-        if self.format == "json":
+        if self._ndjson_utf8:  # the hot path: one record, one line, straight into the buffer
+            data = encode_record(record, index)
+            self._pending.append(data)
+            self._pending.append(b"\n")
+            self._pending_size += len(data) + 1
+            self.records = index + 1
+            if self._pending_size >= _FLUSH_AT:
+                self._flush()
+            return
+        if self.utf8 and self.format == "json":
+            self._emit_bytes(b",\n" if index else b"\n")
+            self._emit_bytes(encode_record(record, index))
+        elif self.format == "json":
             self._emit(("\n" if index == 0 else ",\n") + dumps_record(record, index))
         elif self.format == "ndjson":
             self._emit(dumps_record(record, index) + "\n")
@@ -157,6 +180,20 @@ class RecordWriter:
             self._emit(self._text_line(record, index))
         else:
             self._emit(self._csv_row(record, index))
+        self.records += 1
+
+    @property
+    def takes_lines(self) -> bool:
+        """Whether :meth:`write_line` applies: NDJSON in UTF-8, where a validated input line is its own output."""
+        return self._ndjson_utf8
+
+    def write_line(self, line: bytes) -> None:
+        """One record given as the original bytes of an NDJSON line (no line break) that the caller has already
+        parsed as JSON: written as is, so pass-through costs no re-encoding. Only when :attr:`takes_lines`."""
+        if not self.takes_lines:
+            raise ValueError("write_line needs format 'ndjson' in UTF-8")  # a bug in the caller
+        self._emit_bytes(line)
+        self._emit_bytes(b"\n")
         self.records += 1
 
     def write_many(self, records: Iterable[Any]) -> int:
