@@ -56,6 +56,7 @@ from airflow_provider_flow.http.settings import (
     HttpTimeoutConfig,
     TimeoutSeconds,
 )
+from airflow_provider_flow.records.codecs import fast_json
 from airflow_provider_flow.records.output import OriginalLines, emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import (
@@ -131,6 +132,21 @@ class HttpSourceConfig(ConfigModel):
         return self
 
 
+def _digest_page(records: list[Any]) -> tuple[bytes, list[bytes | None]]:
+    """A page's digest and its records as JSON lines: each record is encoded once, for the digest and, when the
+    output is an NDJSON file, as its line there. A page with a record only the stdlib encoder can write (an
+    integer beyond 64 bits, NaN, ...) is digested with ``marshal`` instead and its records are encoded by the writer.
+    """
+    digest = PageDigest()
+    lines = [fast_json(record) for record in records]
+    encoded = [line for line in lines if line is not None]
+    if len(encoded) == len(lines):
+        digest.add_line(b"\n".join(encoded))
+    else:
+        digest.add_record(records)
+    return digest.digest(), lines
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parsed = httpx.URL(url)
     return parsed.scheme, parsed.host, parsed.port
@@ -173,8 +189,9 @@ class HttpSourceRuntime:
             storage = configured_storage(state, config)
         label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
         progress = ProgressReporter(state.log, label)
-        # NDJSON in, NDJSON file out: strict lines are written as they came (validated, counted, never re-encoded)
-        lines = OriginalLines() if config.response_format == "ndjson" and config.output_path is not None else None
+        # To an NDJSON file, records arrive with their lines: an NDJSON response's validated lines as they came, a
+        # JSON page's records as encoded once for the page digest (the writer never encodes them again).
+        lines = OriginalLines() if config.output_path is not None else None
         with HttpClient(settings, state=state) as client:
             records = self._all_pages(client, config, paginator, state, records_expr, progress, lines=lines)
             result = emit_records(
@@ -222,7 +239,7 @@ class HttpSourceRuntime:
             if config.response_format == "ndjson":
                 page = self._ndjson_page(client, config, paginator, url, params, progress, lines=lines)
             else:
-                page = self._json_page(client, config, paginator, url, params, records_expr, progress)
+                page = self._json_page(client, config, paginator, url, params, records_expr, progress, lines=lines)
             count, nxt_url, nxt_params, digest = yield from page
             loops.page(digest, page=pages + 1, records=count, url=request_url(url, params))
             if inline_limit is not None and progress.bytes > inline_limit:
@@ -288,6 +305,8 @@ class HttpSourceRuntime:
         params: dict[str, Any] | None,
         records_expr: Expression | None,
         progress: ProgressReporter,
+        *,
+        lines: OriginalLines | None = None,
     ) -> PageRecords:
         """One JSON page: read whole (bounded), records extracted, then where the next page is."""
         try:
@@ -300,14 +319,17 @@ class HttpSourceRuntime:
         # can be as large as the page itself, which max_response_bytes already allows).
         limit = max(MAX_RESULT_SIZE, 2 * len(response.content))
         records = self._extract(body, records_expr, config, client.settings.safe_url(url), limit)
-        digest = PageDigest()
-        for record in records:
-            digest.add_record(record)
-            yield record
+        digest, encoded = _digest_page(records)
+        if lines is None:
+            yield from records
+        else:
+            for record, line in zip(records, encoded, strict=True):
+                lines.name(record, line)
+                yield record
         nxt_url, nxt_params = paginator.next_request(
             url=url, params=params, count=len(records), links=response.links, body=body, response_url=response.url
         )
-        return len(records), nxt_url, nxt_params, digest.digest()
+        return len(records), nxt_url, nxt_params, digest
 
     def _ndjson_page(
         self,

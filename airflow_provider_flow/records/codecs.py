@@ -113,12 +113,22 @@ def encode_record(record: Any, index: int) -> bytes:
 
     orjson writes NaN and Infinity as ``null``: a record whose output holds a ``null`` is checked for them (the
     walk runs only then), so refusing them costs nothing on the records that have none."""
+    data = fast_json(record)
+    # what orjson cannot write, the stdlib writes (big integers, ...) or words the error (NaN, ...)
+    return data if data is not None else _encode_stdlib(record, index)
+
+
+def fast_json(record: Any) -> bytes | None:
+    """What :func:`encode_record` writes for ``record``, or None when only the stdlib can decide (an integer
+    beyond 64 bits, a non-string key, NaN or Infinity, nesting deeper than 254 levels, a value JSON cannot hold).
+    Producers that need a record's bytes anyway (a page digest) hand them on instead of having them encoded twice.
+    """
     try:
         data = orjson.dumps(record, default=_json_default, option=_ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError: what it cannot write, the stdlib writes or words the error
-        return _encode_stdlib(record, index)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
     if b"null" in data and _has_non_finite(record):
-        return _encode_stdlib(record, index)  # raises, naming NaN/Infinity
+        return None
     return data
 
 

@@ -192,9 +192,12 @@ class RecordWriter:
         parsed as JSON: written as is, so pass-through costs no re-encoding. Only when :attr:`takes_lines`."""
         if not self.takes_lines:
             raise ValueError("write_line needs format 'ndjson' in UTF-8")  # a bug in the caller
-        self._emit_bytes(line)
-        self._emit_bytes(b"\n")
+        self._pending.append(line)
+        self._pending.append(b"\n")
+        self._pending_size += len(line) + 1
         self.records += 1
+        if self._pending_size >= _FLUSH_AT:
+            self._flush()
 
     def write_many(self, records: Iterable[Any]) -> int:
         """Write every record; returns how many were written by this call."""

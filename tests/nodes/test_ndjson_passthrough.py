@@ -119,3 +119,65 @@ def test_invalid_utf8_in_a_line_is_refused(http_server, state, tmp_path: Path) -
     with pytest.raises(InvalidResponseError, match="line 2"):
         fetch(state, tmp_path, "/bad-utf8")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- JSON pages: each record encoded once (for the page digest) and that line written --------------------------------
+
+
+def test_json_pages_write_each_record_once_and_exactly(http_server, state, tmp_path: Path) -> None:  # noqa: F811
+    pages = {
+        "1": [{"id": 1, "big": 2**70, "s": "é"}, {"id": 2, "f": 1.5, "n": None}],  # a big int: stdlib-encoded page
+        "2": [{"id": 3, "when": "2024-01-01"}, [1, 2], "text"],
+        "3": [{"id": 4, "big": 2**70, "s": "é"}, {"id": 2, "f": 1.5, "n": None}],  # like page 1, not equal to it
+    }
+
+    def handler(req: Any) -> tuple[int, dict[str, str], bytes]:
+        page = req.query.get("page", "1")
+        following = str(int(page) + 1) if page != "3" else None
+        return 200, {}, json.dumps({"items": pages[page], "next": following}).encode()
+
+    http_server.add_route("/json-pages", handler)
+    ref = run(
+        state,
+        endpoint="/json-pages",
+        records_path="items",
+        pagination={"type": "cursor", "cursor_path": "next", "cursor_param": "page"},
+        output_path="out.ndjson",
+        base_path=str(tmp_path),
+    )
+    written = (tmp_path / "out.ndjson").read_bytes()
+    expected = [record for page in ("1", "2", "3") for record in pages[page]]
+    assert [json.loads(line) for line in written.splitlines()] == expected
+    assert written.splitlines()[0] == b'{"id":1,"big":1180591620717411303424,"s":"\xc3\xa9"}'
+    assert (ref.records, ref.pages, ref.sha256) == (7, 3, hashlib.sha256(written).hexdigest())
+
+
+def test_a_json_page_repeating_the_last_one_is_still_a_loop(http_server, state, tmp_path: Path) -> None:  # noqa: F811
+    from airflow_provider_flow.errors import PaginationLoopError
+
+    for big in (1, 2**70):  # digested from the encoded lines, and through marshal
+        http_server.add_route(
+            f"/same-{big}",
+            lambda req, big=big: (
+                200,
+                {},
+                json.dumps({"items": [{"id": big}], "next": "x" + req.query.get("c", "")}).encode(),
+            ),
+        )
+        with pytest.raises(PaginationLoopError):
+            run(
+                state,
+                endpoint=f"/same-{big}",
+                records_path="items",
+                pagination={"type": "cursor", "cursor_path": "next", "cursor_param": "c"},
+                output_path="out.ndjson",
+                base_path=str(tmp_path),
+            )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_json_page_with_nan_is_refused_when_written(http_server, state, tmp_path: Path) -> None:  # noqa: F811
+    http_server.add_route("/nan-page", lambda req: (200, {}, b'{"items": [{"id": 1}, {"x": NaN}]}'))
+    with pytest.raises(FlowValidationError, match="cannot be written as JSON") as info:
+        run(state, endpoint="/nan-page", records_path="items", output_path="out.ndjson", base_path=str(tmp_path))
+    assert info.value.field == "data[1]" and list(tmp_path.iterdir()) == []
