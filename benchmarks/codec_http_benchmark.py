@@ -34,22 +34,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from codec_files_benchmark import make_record  # the same ~1 KB records (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 PER_PAGE = 1000
-
-
-def make_record(i: int) -> dict[str, Any]:
-    """A typical ~1 KB record (the same shape as ``codec_files_benchmark.py``)."""
-    return {
-        "id": i,
-        "name": f"customer {i} — Zürich",
-        "email": f"user{i}@example.com",
-        "active": i % 3 != 0,
-        "score": i * 0.25,
-        "tags": ["alpha", "beta", "gamma"][: i % 4],
-        "address": {"street": f"{i} Main Street", "city": "Genève", "zip": f"{1000 + i % 9000}"},
-        "note": "lorem ipsum dolor sit amet " * 28,
-    }
 
 
 # -- the server ---------------------------------------------------------------------------------------------------
