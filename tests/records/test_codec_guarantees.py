@@ -251,3 +251,30 @@ def test_latin1_files_still_use_their_encoding(tmp_path: Path) -> None:
     write_records(str(tmp_path), "out.ndjson", [{"city": "Zürich"}], encoding="latin-1")
     assert (tmp_path / "out.ndjson").read_bytes().count("ü".encode("latin-1")) == 1
     assert list(iter_records(str(tmp_path), "out.ndjson", encoding="latin-1")) == [{"city": "Zürich"}]
+
+
+@pytest.mark.parametrize("bad_index", [0, 1, 2_500, 4_999])
+def test_csv_rows_written_in_batches_still_name_the_record_that_cannot_be_encoded(
+    tmp_path: Path, bad_index: int
+) -> None:
+    """CSV rows are encoded a batch at a time: the error still names the one record holding the character."""
+    rows = [{"id": i, "text": 'Zürich, "quoted"' if i != bad_index else "Zürich €"} for i in range(5_000)]
+    with pytest.raises(FlowValidationError) as info:
+        write_records(str(tmp_path), "out.csv", rows, encoding="latin-1")
+    assert info.value.field == "encoding" and f"record {bad_index} " in info.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_cells_of_every_kind_are_written_as_before(tmp_path: Path) -> None:
+    class Text(str):
+        pass
+
+    rows = [
+        {"a": 1, "b": 1.5, "c": True, "d": None, "e": "x,y"},
+        {"e": [1, {"k": "ü"}], "a": {"n": None}, "b": Text("sub"), "c": dt.date(2024, 1, 2)},  # other order
+        {"a": 2},  # missing columns
+    ]
+    write_records(str(tmp_path), "out.csv", rows)
+    assert (tmp_path / "out.csv").read_bytes().decode("utf-8") == (
+        'a,b,c,d,e\r\n1,1.5,True,,"x,y"\r\n"{""n"": null}",sub,2024-01-02,,"[1, {""k"": ""ü""}]"\r\n2,,,,\r\n'
+    )
