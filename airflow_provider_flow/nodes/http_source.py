@@ -347,31 +347,32 @@ class HttpSourceRuntime:
         digest = PageDigest()
         where = client.settings.safe_url(url)
         with client.stream(config.method, url, **self._request(config, params)) as response:
-            seen = 0
-            for number, line in enumerate(response.iter_lines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    # the message is formatted only on failure, within this iteration
-                    record, exact = loads_json_exact(
-                        line,
-                        source=lambda: f"line {number} of the NDJSON response from {where}",  # noqa: B023
-                    )
-                except NestingTooDeepError:
-                    raise  # a ValueError too, but not "not JSON"
-                except ValueError as exc:
-                    raise InvalidResponseError(
-                        f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
-                        details={"line": number},
-                    ) from None
-                count += 1
-                digest.add_line(line)
-                if response.bytes_read != seen:  # a new chunk arrived: once per chunk, not per record
+            seen = number = 0
+            for batch in response.iter_line_batches():
+                digest.add_line(b"\n".join(batch))  # a chunk's lines at once (blank ones too: pages compare alike)
+                for line in batch:
+                    number += 1
+                    if not line.strip():
+                        continue
+                    try:
+                        record, exact = loads_json_exact(
+                            line,
+                            source=lambda: f"line {number} of the NDJSON response from {where}",  # noqa: B023
+                        )
+                    except NestingTooDeepError:
+                        raise  # a ValueError too, but not "not JSON"
+                    except ValueError as exc:
+                        raise InvalidResponseError(
+                            f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
+                            details={"line": number},
+                        ) from None
+                    count += 1
+                    if lines is not None:
+                        lines.name(record, line.strip() if exact else None)
+                    yield record
+                if response.bytes_read != seen:  # once per chunk, not per record
                     progress.update(bytes=response.bytes_read - seen)
                     seen = response.bytes_read
-                if lines is not None:
-                    lines.name(record, line.strip() if exact else None)
-                yield record
             links = response.links
         nxt_url, nxt_params = paginator.next_request(url=url, params=params, count=count, links=links)
         return count, nxt_url, nxt_params, digest.digest()
