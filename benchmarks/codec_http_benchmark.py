@@ -9,9 +9,9 @@ own); project and baseline alternate, ``--runs`` times, and the ratios are of MB
 * http.source, one NDJSON body to an NDJSON file (``response_format="ndjson"``, pass-through of validated lines)
   >= 0.5x plain httpx streaming the same bytes to a file;
 * http.source, JSON pages of 1,000 records with ``records_path="items"`` and cursor pagination, to an NDJSON file:
-  next to an orjson loop (``httpx`` GET per page, ``orjson.loads``, ``orjson.dumps`` per record, write). The goal
-  (>= 3x the throughput before issue 11, ~37 MB/s there) is compared with ``--project-root`` pointing at a checkout
-  from before (the last line always carries the orjson-loop ratio); peak RSS < 150 MiB at any size.
+  next to an orjson loop (``httpx`` GET per page, ``orjson.loads``, ``orjson.dumps`` per record, write). The goal,
+  >= 3x the throughput before issue 11, is a ratio to that loop (:data:`PAGES_GOAL`); ``--project-root`` pointing
+  at a checkout from before measures the old code on the same server. Peak RSS < 150 MiB at any size.
 
 The last line is ``BENCH-RESULT {...}`` for the benchmark runner (one entry per goal).
 """
@@ -38,6 +38,10 @@ from codec_files_benchmark import make_record  # the same ~1 KB records (this fo
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_PAGE = 1000
+
+#: "3x today's throughput" as a ratio to the orjson loop: before issue 11 http.source reached ~37 MB/s where the
+#: orjson loop reached ~105 MB/s on the same machine (0.35x), so 3x that is 1.06x the loop.
+PAGES_GOAL = round(3 * 37 / 105, 2)
 
 
 # -- the server ---------------------------------------------------------------------------------------------------
@@ -150,10 +154,10 @@ CHILDREN = {
 GOALS = [
     ("http.source NDJSON->NDJSON file >= 0.5x plain httpx bytes to a file", "ndjson", "httpx bytes to file", 0.5),
     (
-        "http.source JSON pages records_path (>= 3x before issue 11; peak RSS < 150 MiB), next to an orjson loop",
+        "http.source JSON pages with records_path >= 3x before issue 11 (peak RSS < 150 MiB)",
         "pages",
         "orjson loop",
-        0.0,
+        PAGES_GOAL,
     ),
 ]
 

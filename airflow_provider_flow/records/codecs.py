@@ -4,8 +4,8 @@ Nothing here opens a path: callers hand in streams opened through :mod:`~airflow
 
 Format rules:
 
-* ``json``: one JSON array (a top-level object reads as one record). Written streaming; read whole (the stdlib
-  has no streaming JSON parser), so prefer ``ndjson`` for large data.
+* ``json``: one JSON array (a top-level object reads as one record). Written streaming; read whole (no streaming
+  JSON parser is at hand), so prefer ``ndjson`` for large data.
 * ``ndjson`` (``.ndjson``/``.jsonl``): one JSON value per line, blank lines skipped; streamed both ways.
 * ``csv``: header row from the first record's keys (or the existing header when appending); later records may
   omit keys (written empty) but not add new ones. Values: ``None`` -> empty, lists/dicts -> JSON, others
@@ -15,8 +15,15 @@ Format rules:
 * ``text`` (``.txt``/``.text``/``.log``): one record per line; non-string records are written as JSON. Reading
   yields the lines without their line ending.
 * File references carry the encoding their file was written or read with (UTF-8 unless set otherwise).
-* JSON output keeps non-ASCII characters as is, refuses NaN/Infinity (not JSON), writes datetimes/dates as ISO
-  8601 and Decimal/UUID as strings.
+* JSON output is compact, keeps non-ASCII characters as is, refuses NaN/Infinity (not JSON), writes
+  datetimes/dates as ISO 8601 and Decimal/UUID as strings.
+
+Libraries: msgspec parses (about 3x ``json.loads``; unlike orjson it keeps integers beyond 64 bits exact), orjson
+writes (about 15x ``json.JSONEncoder``, 2x msgspec). The stdlib is kept only for what they refuse, so every result
+and every error is the one ``json`` gives: NaN/Infinity literals and lone surrogate escapes read as before, syntax
+errors worded as before, integers beyond 64 bits and non-string keys written as before. UTF-8 JSON and NDJSON are
+read as bytes in 1 MiB blocks (no text decoding pass); other encodings go through a text reader as before.
+``tests/records/test_codec_guarantees.py`` pins all of it.
 """
 
 from __future__ import annotations
@@ -113,9 +120,13 @@ def encode_record(record: Any, index: int) -> bytes:
 
     orjson writes NaN and Infinity as ``null``: a record whose output holds a ``null`` is checked for them (the
     walk runs only then), so refusing them costs nothing on the records that have none."""
-    data = fast_json(record)
-    # what orjson cannot write, the stdlib writes (big integers, ...) or words the error (NaN, ...)
-    return data if data is not None else _encode_stdlib(record, index)
+    try:  # fast_json inlined: this runs once per record written
+        data = orjson.dumps(record, default=_json_default, option=_ORJSON_OPTIONS)
+    except TypeError:  # what orjson cannot write, the stdlib writes (big integers, ...) or words the error
+        return _encode_stdlib(record, index)
+    if b"null" in data and _has_non_finite(record):
+        return _encode_stdlib(record, index)  # raises, naming NaN/Infinity
+    return data
 
 
 def fast_json(record: Any) -> bytes | None:
