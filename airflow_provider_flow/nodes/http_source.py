@@ -324,7 +324,7 @@ class HttpSourceRuntime:
             yield from records
         else:
             for record, line in zip(records, encoded, strict=True):
-                lines.name(record, line)
+                lines.record, lines.line = record, line
                 yield record
         nxt_url, nxt_params = paginator.next_request(
             url=url, params=params, count=len(records), links=response.links, body=body, response_url=response.url
@@ -350,9 +350,10 @@ class HttpSourceRuntime:
             seen = number = 0
             for batch in response.iter_line_batches():
                 digest.add_line(b"\n".join(batch))  # a chunk's lines at once (blank ones too: pages compare alike)
-                for line in batch:
+                for raw in batch:
                     number += 1
-                    if not line.strip():
+                    line = raw.strip()
+                    if not line:
                         continue
                     try:
                         record, exact = loads_json_exact(
@@ -368,7 +369,7 @@ class HttpSourceRuntime:
                         ) from None
                     count += 1
                     if lines is not None:
-                        lines.name(record, line.strip() if exact else None)
+                        lines.record, lines.line = record, line if exact else None
                     yield record
                 if response.bytes_read != seen:  # once per chunk, not per record
                     progress.update(bytes=response.bytes_read - seen)

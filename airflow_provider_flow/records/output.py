@@ -19,16 +19,14 @@ from airflow_provider_flow.storage.protocol import Storage
 
 @dataclass
 class OriginalLines:
-    """NDJSON pass-through: a producer that parsed ``record`` from one strict JSON ``line`` sets both right before it
-    yields that record unchanged; an NDJSON file in UTF-8 then gets the line's own bytes instead of the record
-    encoded again. A record that is not the one named here (another, or a changed copy) is encoded as usual; a
-    producer must never change a record in place after naming it."""
+    """Records with their JSON lines: a producer that has ``record``'s exact line (an NDJSON response's validated
+    line, or a JSON page's record as encoded once for its digest) sets both attributes right before it yields that
+    record unchanged; an NDJSON file in UTF-8 then gets the line as is instead of the record encoded again. A record
+    that is not the one named here (another, or a changed copy) is encoded as usual; a producer must never change a
+    record in place after naming it."""
 
     record: Any = None
     line: bytes | None = None
-
-    def name(self, record: Any, line: bytes | None) -> None:
-        self.record, self.line = record, line
 
 
 def emit_records(

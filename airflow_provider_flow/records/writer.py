@@ -202,9 +202,8 @@ class RecordWriter:
 
     def write_line(self, line: bytes) -> None:
         """One record given as the original bytes of an NDJSON line (no line break) that the caller has already
-        parsed as JSON: written as is, so pass-through costs no re-encoding. Only when :attr:`takes_lines`."""
-        if not self.takes_lines:
-            raise ValueError("write_line needs format 'ndjson' in UTF-8")  # a bug in the caller
+        parsed as JSON: written as is, so pass-through costs no re-encoding. Only when :attr:`takes_lines` (the
+        caller checks once, not per line)."""
         self._pending.append(line)
         self._pending.append(b"\n")
         self._pending_size += len(line) + 1
