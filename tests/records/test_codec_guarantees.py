@@ -224,17 +224,31 @@ def test_ndjson_file_reading_keeps_line_rules(tmp_path: Path) -> None:
 
 def test_ndjson_bad_line_is_named(tmp_path: Path) -> None:
     (tmp_path / "in.ndjson").write_bytes(b'{"a": 1}\r\n{"a": 2}\r{"a": \n')
-    with pytest.raises(FlowValidationError) as info:
-        list(iter_records(str(tmp_path), "in.ndjson"))
-    assert "line 3 is not JSON" in info.value.message
+    for read in (
+        lambda: list(iter_records(str(tmp_path), "in.ndjson")),
+        lambda: describe_file(str(tmp_path), "in.ndjson"),
+    ):
+        with pytest.raises(FlowValidationError) as info:
+            read()
+        assert "line 3 is not JSON" in info.value.message
+
+
+def test_ndjson_deep_line_is_too_deep_when_counted_too(tmp_path: Path) -> None:
+    (tmp_path / "in.ndjson").write_bytes(b'{"a": 1}\n' + b"[" * 5000 + b"]" * 5000 + b"\n")
+    with pytest.raises(NestingTooDeepError, match="line 2"):
+        describe_file(str(tmp_path), "in.ndjson")
 
 
 @pytest.mark.parametrize("raw", [b'{"a": "\xff"}\n', b'{"a": "\xed\xa0\x80"}\n', b"\xff\n"])
 def test_ndjson_invalid_utf8_names_the_encoding(tmp_path: Path, raw: bytes) -> None:
     (tmp_path / "in.ndjson").write_bytes(b'{"a": 1}\n' + raw)
-    with pytest.raises(FlowValidationError) as info:
-        list(iter_records(str(tmp_path), "in.ndjson"))
-    assert info.value.field == "encoding"
+    for read in (
+        lambda: list(iter_records(str(tmp_path), "in.ndjson")),
+        lambda: describe_file(str(tmp_path), "in.ndjson"),
+    ):
+        with pytest.raises(FlowValidationError) as info:
+            read()
+        assert info.value.field == "encoding"
 
 
 def test_written_files_read_back_exactly(tmp_path: Path) -> None:
