@@ -47,7 +47,7 @@ PAGES_GOAL = round(3 * 37 / 105, 2)
 # -- the server ---------------------------------------------------------------------------------------------------
 
 
-def serve(size_mib: int, port_file: str) -> None:
+def serve(size_mib: float, port_file: str) -> None:
     """Pre-build the bodies, listen on a free port, write it to ``port_file``, serve until terminated."""
     lines = [json.dumps(make_record(i), ensure_ascii=False).encode() for i in range(PER_PAGE)]
     ndjson_page = b"\n".join(lines) + b"\n"
@@ -151,15 +151,15 @@ CHILDREN = {
     "baseline_pages": baseline_pages,
 }
 
+#: (stable goal id of benchmarks/run_all.py, key of the measured pair, baseline, goal ratio)
 GOALS = [
-    ("http.source NDJSON->NDJSON file >= 0.5x plain httpx bytes to a file", "ndjson", "httpx bytes to file", 0.5),
-    (
-        "http.source JSON pages with records_path >= 3x before issue 11 (peak RSS < 150 MiB)",
-        "pages",
-        "orjson loop",
-        PAGES_GOAL,
-    ),
+    ("http_source_ndjson", "ndjson", "httpx bytes to file", 0.5),
+    ("http_source_pages", "pages", "orjson loop", PAGES_GOAL),
 ]
+TITLES = {
+    "http_source_ndjson": "http.source NDJSON->NDJSON file >= 0.5x plain httpx bytes to a file",
+    "http_source_pages": "http.source JSON pages with records_path >= 3x before issue 11 (peak RSS < 150 MiB)",
+}
 
 
 def child(name: str, url: str, folder: str) -> None:
@@ -182,7 +182,7 @@ def measure(name: str, url: str, folder: str, project_root: str) -> dict[str, fl
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def start_server(size: int, folder: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(size: float, folder: str) -> tuple[subprocess.Popen[bytes], str]:
     port_file = os.path.join(folder, "port")
     cmd = [sys.executable, __file__, "--serve", port_file, "--size", str(size)]
     server = subprocess.Popen(cmd, start_new_session=True)
@@ -196,7 +196,7 @@ def start_server(size: int, folder: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=100, help="MiB of records (~1 KB each)")
+    parser.add_argument("--size", type=float, default=100, help="MiB of records (~1 KB each)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", help="run only the goals whose key contains this (ndjson, pages)")
     parser.add_argument("--project-root", default=str(ROOT), help="checkout to measure (e.g. main, for before/after)")
@@ -245,7 +245,7 @@ def run_goal(goal_row: tuple[str, str, str, float], args: argparse.Namespace, ur
         "peak_rss_mib": round(max(rss), 1),
     }
     print(
-        f"{goal}: project {entry['project']} MB/s, {baseline_name} {entry['baseline']} MB/s, ratio "
+        f"{TITLES[goal]}: project {entry['project']} MB/s, {baseline_name} {entry['baseline']} MB/s, ratio "
         f"{entry['ratio_min']}/{entry['ratio_median']}/{entry['ratio_max']} (min/median/max); "
         f"peak RSS {entry['peak_rss_mib']} MiB"
     )
