@@ -109,7 +109,13 @@ class StreamedResponse:
                 yield chunk
 
     def iter_lines(self) -> Iterator[bytes]:
-        """Complete lines (without the newline); a partial trailing line is yielded at the end.
+        """Complete lines (without the newline); a partial trailing line is yielded at the end."""
+        for lines in self.iter_line_batches():
+            yield from lines
+
+    def iter_line_batches(self) -> Iterator[list[bytes]]:
+        """The complete lines (without the newline) of each chunk as it arrives, as one list, so per-chunk work
+        (hashing, progress) is done once per chunk, not per line; a partial trailing line comes last.
 
         Chunks without a newline are collected in a list and joined once, so a line spanning many chunks costs
         linear time (appending to one bytes object would copy it for every chunk)."""
@@ -118,11 +124,15 @@ class StreamedResponse:
             if b"\n" not in chunk:
                 pending.append(chunk)
                 continue
-            *lines, rest = b"".join([*pending, chunk]).split(b"\n")
+            if pending:
+                pending.append(chunk)
+                chunk = b"".join(pending)
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
             pending = [rest] if rest else []
-            yield from lines
+            yield lines
         if pending:
-            yield b"".join(pending)
+            yield [b"".join(pending)]
 
     def read(self) -> bytes:
         return b"".join(self.iter_bytes())

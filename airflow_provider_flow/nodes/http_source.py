@@ -30,7 +30,7 @@ import httpx
 from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
-from airflow_provider_flow.core.jsontext import loads_json
+from airflow_provider_flow.core.jsontext import loads_json_exact
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import (
@@ -57,7 +57,8 @@ from airflow_provider_flow.http.settings import (
     HttpTimeoutConfig,
     TimeoutSeconds,
 )
-from airflow_provider_flow.records.output import emit_records
+from airflow_provider_flow.records.codecs import fast_json
+from airflow_provider_flow.records.output import OriginalLines, emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.resume import ResumePoint, SourceCheckpoints
 from airflow_provider_flow.storage.base import (
@@ -133,6 +134,21 @@ class HttpSourceConfig(ConfigModel):
         return self
 
 
+def _digest_page(records: list[Any]) -> tuple[bytes, list[bytes | None]]:
+    """A page's digest and its records as JSON lines: each record is encoded once, for the digest and, when the
+    output is an NDJSON file, as its line there. A page with a record only the stdlib encoder can write (an
+    integer beyond 64 bits, NaN, ...) is digested with ``marshal`` instead and its records are encoded by the writer.
+    """
+    digest = PageDigest()
+    lines = [fast_json(record) for record in records]
+    encoded = [line for line in lines if line is not None]
+    if len(encoded) == len(lines):
+        digest.add_line(b"\n".join(encoded))
+    else:
+        digest.add_record(records)
+    return digest.digest(), lines
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parsed = httpx.URL(url)
     return parsed.scheme, parsed.host, parsed.port
@@ -175,6 +191,9 @@ class HttpSourceRuntime:
             storage = configured_storage(state, config)
         label = f"http.source {config.method} {settings.safe_url(settings.url_for(config.endpoint))}"
         progress = ProgressReporter(state.log, label)
+        # To an NDJSON file, records arrive with their lines: an NDJSON response's validated lines as they came, a
+        # JSON page's records as encoded once for the page digest (the writer never encodes them again).
+        lines = OriginalLines() if config.output_path is not None else None
         with HttpClient(settings, state=state) as client:
             checkpoints = None
             if storage is not None:  # resumable retries (records/resume.py); XCom results are fetched again
@@ -189,7 +208,7 @@ class HttpSourceRuntime:
             if checkpoints is not None:
                 pages_from = partial(self._all_pages, client, config, paginator, state, records_expr, progress)
                 return self._resumable(config, state, progress, checkpoints, pages_from)
-            records = self._all_pages(client, config, paginator, state, records_expr, progress)
+            records = self._all_pages(client, config, paginator, state, records_expr, progress, lines=lines)
             result = emit_records(
                 records,
                 progress,
@@ -197,6 +216,7 @@ class HttpSourceRuntime:
                 output_path=config.output_path,
                 format=config.output_format,
                 mode=config.write_mode,
+                original_lines=lines,
             )
         if isinstance(result, list):
             return result
@@ -234,6 +254,7 @@ class HttpSourceRuntime:
         *,
         start: ResumePoint | None = None,
         on_page: Callable[[int, str | None, dict[str, Any] | None], None] | None = None,
+        lines: OriginalLines | None = None,
     ) -> Iterator[Any]:
         """Every record of every page, fetched one page at a time as the consumer asks for more.
 
@@ -260,9 +281,9 @@ class HttpSourceRuntime:
         while True:
             state.check_deadline("http.source pagination")
             if config.response_format == "ndjson":
-                page = self._ndjson_page(client, config, paginator, url, params, progress)
+                page = self._ndjson_page(client, config, paginator, url, params, progress, lines=lines)
             else:
-                page = self._json_page(client, config, paginator, url, params, records_expr, progress)
+                page = self._json_page(client, config, paginator, url, params, records_expr, progress, lines=lines)
             count, nxt_url, nxt_params, digest = yield from page
             loops.page(digest, page=pages + 1, records=count, url=request_url(url, params))
             if inline_limit is not None and progress.bytes > inline_limit:
@@ -330,6 +351,8 @@ class HttpSourceRuntime:
         params: dict[str, Any] | None,
         records_expr: Expression | None,
         progress: ProgressReporter,
+        *,
+        lines: OriginalLines | None = None,
     ) -> PageRecords:
         """One JSON page: read whole (bounded), records extracted, then where the next page is."""
         try:
@@ -342,14 +365,17 @@ class HttpSourceRuntime:
         # can be as large as the page itself, which max_response_bytes already allows).
         limit = max(MAX_RESULT_SIZE, 2 * len(response.content))
         records = self._extract(body, records_expr, config, client.settings.safe_url(url), limit)
-        digest = PageDigest()
-        for record in records:
-            digest.add_record(record)
-            yield record
+        digest, encoded = _digest_page(records)
+        if lines is None:
+            yield from records
+        else:
+            for record, line in zip(records, encoded, strict=True):
+                lines.record, lines.line = record, line
+                yield record
         nxt_url, nxt_params = paginator.next_request(
             url=url, params=params, count=len(records), links=response.links, body=body, response_url=response.url
         )
-        return len(records), nxt_url, nxt_params, digest.digest()
+        return len(records), nxt_url, nxt_params, digest
 
     def _ndjson_page(
         self,
@@ -359,32 +385,41 @@ class HttpSourceRuntime:
         url: str,
         params: dict[str, Any] | None,
         progress: ProgressReporter,
+        *,
+        lines: OriginalLines | None = None,
     ) -> PageRecords:
         """One NDJSON response, its records handed on while it downloads (memory: one line)."""
         count = 0
         digest = PageDigest()
         where = client.settings.safe_url(url)
         with client.stream(config.method, url, **self._request(config, params)) as response:
-            seen = 0
-            for number, line in enumerate(response.iter_lines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    # the message is formatted only on failure, within this iteration
-                    record = loads_json(line, source=lambda: f"line {number} of the NDJSON response from {where}")  # noqa: B023
-                except NestingTooDeepError:
-                    raise  # a ValueError too, but not "not JSON"
-                except ValueError as exc:
-                    raise InvalidResponseError(
-                        f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
-                        details={"line": number},
-                    ) from None
-                count += 1
-                digest.add_line(line)
-                if response.bytes_read != seen:  # a new chunk arrived: once per chunk, not per record
+            seen = number = 0
+            for batch in response.iter_line_batches():
+                digest.add_line(b"\n".join(batch))  # a chunk's lines at once (blank ones too: pages compare alike)
+                for raw in batch:
+                    number += 1
+                    line = raw.strip()
+                    if not line:
+                        continue
+                    try:
+                        record, exact = loads_json_exact(
+                            line,
+                            source=lambda: f"line {number} of the NDJSON response from {where}",  # noqa: B023
+                        )
+                    except NestingTooDeepError:
+                        raise  # a ValueError too, but not "not JSON"
+                    except ValueError as exc:
+                        raise InvalidResponseError(
+                            f"line {number} of the NDJSON response from {where} is not JSON ({exc})",
+                            details={"line": number},
+                        ) from None
+                    count += 1
+                    if lines is not None:
+                        lines.record, lines.line = record, line if exact else None
+                    yield record
+                if response.bytes_read != seen:  # once per chunk, not per record
                     progress.update(bytes=response.bytes_read - seen)
                     seen = response.bytes_read
-                yield record
             links = response.links
         nxt_url, nxt_params = paginator.next_request(url=url, params=params, count=count, links=links)
         return count, nxt_url, nxt_params, digest.digest()

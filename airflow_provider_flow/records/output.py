@@ -8,12 +8,25 @@ records decides this here, with the same counting and the same reference fields.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.writer import RecordWriter
 from airflow_provider_flow.storage.protocol import Storage
+
+
+@dataclass
+class OriginalLines:
+    """Records with their JSON lines: a producer that has ``record``'s exact line (an NDJSON response's validated
+    line, or a JSON page's record as encoded once for its digest) sets both attributes right before it yields that
+    record unchanged; an NDJSON file in UTF-8 then gets the line as is instead of the record encoded again. A record
+    that is not the one named here (another, or a changed copy) is encoded as usual; a producer must never change a
+    record in place after naming it."""
+
+    record: Any = None
+    line: bytes | None = None
 
 
 def emit_records(
@@ -24,6 +37,7 @@ def emit_records(
     output_path: str | None = None,
     format: str | None = None,
     mode: str = "overwrite",
+    original_lines: OriginalLines | None = None,
 ) -> list[Any] | FileReference:
     """All ``records`` as a list, or, with ``output_path``, written to that file under ``storage``.
 
@@ -40,9 +54,24 @@ def emit_records(
     if storage is None:
         raise ValueError("emit_records: output_path needs the node's storage")  # a bug in the calling runtime
     with RecordWriter(storage, output_path, format=format, mode=mode) as writer:
-        for record in records:
-            writer.write(record)
-            progress.add_record()
+        if original_lines is not None and writer.takes_lines:
+            _write_passing_lines_through(writer, records, progress, original_lines)
+        else:
+            for record in records:
+                writer.write(record)
+                progress.add_record()
     ref = writer.reference()
     progress.finish(output=ref.path)
     return ref
+
+
+def _write_passing_lines_through(
+    writer: RecordWriter, records: Iterable[Any], progress: ProgressReporter, lines: OriginalLines
+) -> None:
+    for record in records:
+        line = lines.line
+        if line is not None and record is lines.record:
+            writer.write_line(line)
+        else:
+            writer.write(record)
+        progress.add_record()

@@ -24,7 +24,13 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow_provider_flow.errors import FileError
-from airflow_provider_flow.records.codecs import check_encoding, detect_format, parse_stream, read_os_errors
+from airflow_provider_flow.records.codecs import (
+    check_encoding,
+    count_records,
+    detect_format,
+    parse_stream,
+    read_os_errors,
+)
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import check_base, object_storage, object_trust_root, resolve_base
 from airflow_provider_flow.storage.local import file_error, open_confined
@@ -252,7 +258,7 @@ def _describe_stored(storage: Storage, path: str, fmt: str, encoding: str) -> Fi
     with storage.open_read(path) as raw:
         hashing = HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
-        count = sum(1 for _ in parse_stream(buffered, fmt, encoding, path))
+        count = count_records(buffered, fmt, encoding, path)
         while buffered.read(1 << 20):
             pass
     return FileReference(
@@ -273,7 +279,10 @@ def _describe_local(
     with open_confined(base, path, operation="read", resolved=resolved) as raw:
         hashing = HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
-        count = sum(1 for _ in read_os_errors(parse_stream(buffered, fmt, encoding, path), path))
+        try:
+            count = count_records(buffered, fmt, encoding, path)
+        except OSError as exc:
+            raise file_error(exc, path=path, operation="read") from exc
         while buffered.read(1 << 20):
             pass
     return FileReference(

@@ -10,6 +10,8 @@ counts the whole file; object storage refuses ``append`` (see ``storage/object_s
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import csv
 import io
 import json
@@ -20,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.records.codecs import (
+    MAX_CSV_CELL_CHARS,
     check_csv_cells,
     check_encoding,
     csv_cell,
     detect_format,
     dumps_record,
+    encode_record,
     parse_stream,
 )
 from airflow_provider_flow.records.reference import FileReference
@@ -35,6 +39,10 @@ from airflow_provider_flow.storage.protocol import Storage, StorageWriter
 if TYPE_CHECKING:
     from types import TracebackType
 
+
+#: Cell types the ``csv`` module writes exactly as :func:`~airflow_provider_flow.records.codecs.csv_cell` would
+#: (``None`` empty, the others ``str()``), so rows made only of them skip the per-cell conversion.
+_CSV_AS_IS = frozenset({str, int, float, bool, type(None)})
 
 #: Bytes buffered by a RecordWriter before they go to the atomic writer (and its hash) in one call.
 _FLUSH_AT = 256 * 1024
@@ -64,6 +72,9 @@ class RecordWriter:
         self.format = detect_format(path, format)
         self.mode = mode
         self.encoding = check_encoding(encoding)
+        #: UTF-8 output takes the encoder's bytes as they are (no str round trip).
+        self.utf8 = codecs.lookup(self.encoding).name == "utf-8"
+        self._ndjson_utf8 = self.utf8 and self.format == "ndjson"
         self.create_dirs = create_dirs
         self.records = 0
         self._stack = ExitStack()
@@ -72,6 +83,10 @@ class RecordWriter:
         self._csv_set: frozenset[str] = frozenset()
         self._csv_buf = io.StringIO()
         self._csv_out = csv.writer(self._csv_buf, lineterminator="\r\n")
+        #: Where each CSV row buffered since the last flush ends, and the index of the first: an encoding error in
+        #: a flushed batch still names its record.
+        self._csv_ends: list[int] = []
+        self._csv_first = 0
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._done = False
@@ -104,6 +119,7 @@ class RecordWriter:
             try:
                 if self.format == "json":
                     self._emit("\n]\n" if self.records else "]\n")
+                self._flush_csv()
                 self._flush()
             except BaseException:
                 if not self._stack.__exit__(*sys.exc_info()):
@@ -139,6 +155,12 @@ class RecordWriter:
         if self._pending_size >= _FLUSH_AT:
             self._flush()
 
+    def _emit_bytes(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _FLUSH_AT:
+            self._flush()
+
     def _flush(self) -> None:
         """Hand buffered bytes to the atomic writer in large chunks (hashing 100-byte pieces is slow)."""
         if self._pending:
@@ -150,14 +172,28 @@ class RecordWriter:
     def write(self, record: Any) -> None:
         """Serialize one record into the temporary file."""
         index = self.records
-        if self.format == "json":
+        if self._ndjson_utf8:  # the hot path: one record, one line, straight into the buffer
+            data = encode_record(record, index)
+            self._pending.append(data)
+            self._pending.append(b"\n")
+            self._pending_size += len(data) + 1
+            self.records = index + 1
+            if self._pending_size >= _FLUSH_AT:
+                self._flush()
+            return
+        if self.utf8 and self.format == "json":
+            self._emit_bytes(b",\n" if index else b"\n")
+            self._emit_bytes(encode_record(record, index))
+        elif self.format == "json":
             self._emit(("\n" if index == 0 else ",\n") + dumps_record(record, index))
         elif self.format == "ndjson":
             self._emit(dumps_record(record, index) + "\n")
         elif self.format == "text":
             self._emit(self._text_line(record, index))
         else:
-            self._emit(self._csv_row(record, index))
+            self._csv_row(record, index)
+            if self._csv_buf.tell() >= _FLUSH_AT:
+                self._flush_csv()
         self.records += 1
 
     def write_json_text(self, text: str) -> None:
@@ -171,6 +207,22 @@ class RecordWriter:
             self.write(json.loads(text))
             return
         self.records += 1
+
+    @property
+    def takes_lines(self) -> bool:
+        """Whether :meth:`write_line` applies: NDJSON in UTF-8, where a validated input line is its own output."""
+        return self._ndjson_utf8
+
+    def write_line(self, line: bytes) -> None:
+        """One record given as the original bytes of an NDJSON line (no line break) that the caller has already
+        parsed as JSON: written as is, so pass-through costs no re-encoding. Only when :attr:`takes_lines` (the
+        caller checks once, not per line)."""
+        self._pending.append(line)
+        self._pending.append(b"\n")
+        self._pending_size += len(line) + 1
+        self.records += 1
+        if self._pending_size >= _FLUSH_AT:
+            self._flush()
 
     def write_many(self, records: Iterable[Any]) -> int:
         """Write every record; returns how many were written by this call."""
@@ -193,7 +245,7 @@ class RecordWriter:
             )
         return record + "\n"
 
-    def _csv_row(self, record: Any, index: int) -> str:
+    def _csv_row(self, record: Any, index: int) -> None:
         if not isinstance(record, dict):
             raise FlowValidationError(
                 f"record {index} is a {type(record).__name__}; CSV needs dict records (or use format 'ndjson' "
@@ -215,8 +267,11 @@ class RecordWriter:
             self._csv_set = frozenset(self._csv_fields)
             out.writerow(self._csv_fields)
         fields = self._csv_fields
-        if record.keys() <= self._csv_set:
-            out.writerow(check_csv_cells([csv_cell(record.get(name)) for name in fields], fields, index))
+        keys = list(record)
+        if keys == fields:  # the usual case: every column, in the header's order
+            values = list(record.values())
+        elif record.keys() <= self._csv_set:
+            values = [record.get(name) for name in fields]
         else:
             by_name = {str(k): v for k, v in record.items()}  # non-string keys, or keys not in the header
             extra = [k for k in by_name if k not in self._csv_set]
@@ -227,11 +282,38 @@ class RecordWriter:
                     field=f"data[{index}]",
                     value=extra[0],
                 )
-            out.writerow(check_csv_cells([csv_cell(by_name.get(name)) for name in fields], fields, index))
-        row = buf.getvalue()
+            values = [by_name.get(name) for name in fields]
+        if not _CSV_AS_IS.issuperset(map(type, values)):  # lists and dicts become JSON, ... (codecs.csv_cell)
+            values = [csv_cell(value) for value in values]
+        start = buf.tell()
+        out.writerow(values)
+        if buf.tell() - start > MAX_CSV_CELL_CHARS:  # a row this long may hold a cell over the limit
+            buf.seek(start)
+            buf.truncate()
+            check_csv_cells([csv_cell(value) for value in values], fields, index)
+            out.writerow(values)
+        self._csv_ends.append(buf.tell())
+
+    def _flush_csv(self) -> None:
+        """Encode the buffered CSV rows in one call; an error names the record whose row holds the bad character."""
+        buf = self._csv_buf
+        if not buf.tell():
+            return
+        text = buf.getvalue()
         buf.seek(0)
         buf.truncate()
-        return row
+        try:
+            data = text.encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            index = self._csv_first + bisect.bisect_right(self._csv_ends, exc.start)
+            raise FlowValidationError(
+                f"record {index} has characters {self.encoding!r} cannot encode ({exc.reason}); use encoding='utf-8'",
+                field="encoding",
+                value=self.encoding,
+            ) from None
+        self._csv_ends.clear()
+        self._csv_first = self.records + 1  # called while writing record ``self.records`` (or at the end)
+        self._emit_bytes(data)
 
     # -- results --------------------------------------------------------------------------------------------
     def _result(self) -> AtomicWriter | StorageWriter:

@@ -185,8 +185,8 @@ def test_a_reference_is_verified_on_another_worker_and_a_tampered_object_refused
     key = f"{s3_location.prefix}/handoff/part.ndjson"
     original = get(s3_admin, key)
     assert original is not None
-    tampered = original.replace(b'{"n": 7}', b'{"n": 8}')
-    assert len(tampered) == len(original)
+    tampered = original.replace(b'{"n":7}', b'{"n":8}')  # the writer's compact JSON
+    assert len(tampered) == len(original) and tampered != original
     s3_admin.put_object(Bucket=BUCKET, Key=key, Body=tampered)
 
     # Read by a node on the same base (trusted): streamed, refused at EOF, so the sink publishes nothing.
