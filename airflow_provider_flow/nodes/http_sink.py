@@ -26,8 +26,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +42,7 @@ from airflow_provider_flow.errors import (
     FlowError,
     FlowTimeoutError,
     FlowValidationError,
+    NestingTooDeepError,
     PartialDeliveryError,
 )
 from airflow_provider_flow.http.client import HttpClient
@@ -56,6 +56,7 @@ from airflow_provider_flow.http.settings import (
     RetrySettings,
     TimeoutSeconds,
 )
+from airflow_provider_flow.records.codecs import dumps_record
 from airflow_provider_flow.records.delivery import BatchSpan, DeliveryLedger, Problem, format_ranges, merged_ranges
 from airflow_provider_flow.records.input import input_records
 from airflow_provider_flow.records.reference import as_reference
@@ -182,7 +183,7 @@ class HttpSinkRuntime:
 
         with (
             HttpClient(single_shot, state=state, max_connections=config.max_concurrency) as client,
-            ThreadPoolExecutor(config.max_concurrency, thread_name_prefix="http-sink") as pool,
+            _batch_sender(config.max_concurrency) as pool,
         ):
             in_flight: dict[Future[None], _Batch] = {}
 
@@ -245,13 +246,19 @@ class HttpSinkRuntime:
 
     @staticmethod
     def _payload(records: list[Any], config: HttpSinkConfig, first: int) -> bytes:
+        """The batch as JSON bytes, encoded in one call of the codec module (its fastest encoder, its rules for
+        dates, decimals and NaN), not record by record."""
         body: Any = {config.batch_key: records} if config.batch_key else records
         try:
-            return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
+            return dumps_record(body, first).encode()
+        except FlowValidationError as exc:
+            # the codec's reason, without its record index (here: the batch's first) and its own hint
+            reason = str(exc).split("as JSON: ", 1)[-1].split("; ")[0]
+            if isinstance(exc, NestingTooDeepError):
+                reason = "it nests arrays/objects too deeply"
             raise FlowValidationError(
-                f"a record between {first} and {first + len(records) - 1} cannot be sent as JSON ({exc}); convert "
-                "it with a transform node first",
+                f"a record between {first} and {first + len(records) - 1} cannot be sent as JSON ({reason}); "
+                "convert it with a transform node first",
                 field="data",
                 value=f"records {first}-{first + len(records) - 1}",
             ) from None
@@ -294,7 +301,9 @@ class HttpSinkRuntime:
                         raise _DoNotResend(error) from None
                 raise
 
-        label = f"http.sink {config.method} {client.settings.safe_url(url)} {batch.describe()}"
+        def label() -> str:  # rendered only when a retry is logged
+            return f"http.sink {config.method} {client.settings.safe_url(url)} {batch.describe()}"
+
         try:
             call_with_retries(attempt, retry=retry, state=state, log=state.log, label=label)
         except _DoNotResend as stop:
@@ -352,6 +361,38 @@ class HttpSinkRuntime:
             error = PartialDeliveryError(message, cause=first_error, details=details)
         error.__cause__ = first_error
         return error
+
+
+class _InlineSender:
+    """``max_concurrency=1``: each batch is sent in the calling thread, as soon as it is submitted.
+
+    A pool of one thread would add two thread switches per batch, and under the GIL a switch can wait for the
+    interpreter's switch interval (5 ms) while the other thread builds the next batch: at concurrency 1 that cost
+    more than the request itself. The returned future is already done, so the bookkeeping in ``execute`` is the
+    same for both senders."""
+
+    def __enter__(self) -> _InlineSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., None], /, *args: Any) -> Future[None]:
+        future: Future[None] = Future()
+        try:
+            fn(*args)
+        except Exception as error:  # as a pool's future would hold it; execute() sorts flow errors from bugs
+            future.set_exception(error)
+        else:
+            future.set_result(None)
+        return future
+
+
+def _batch_sender(max_concurrency: int) -> ThreadPoolExecutor | _InlineSender:
+    """Where batches are sent: the calling thread at concurrency 1, else a pool of ``max_concurrency`` threads."""
+    if max_concurrency == 1:
+        return _InlineSender()
+    return ThreadPoolExecutor(max_concurrency, thread_name_prefix="http-sink")
 
 
 #: How the log and the message name each outcome of a batch.
