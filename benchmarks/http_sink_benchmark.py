@@ -117,6 +117,17 @@ def run_httpx(url: str, records: list[dict[str, Any]], batch: int, concurrency: 
                 list(pool.map(post, batches(records, batch)))
 
 
+def run_httpx_orjson(url: str, records: list[dict[str, Any]], batch: int, concurrency: int) -> None:
+    """The raw limit: the same loop with each batch pre-encoded by orjson (the fastest JSON encoder installed)."""
+    import orjson
+
+    timeout = HttpSettings(base_url=url).timeout.to_httpx()
+    headers = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=url, timeout=timeout) as client:
+        for chunk in batches(records, batch):
+            client.post(ENDPOINT, content=orjson.dumps(chunk), headers=headers).raise_for_status()
+
+
 def run_hook(url: str, records: list[dict[str, Any]], batch: int, concurrency: int) -> None:
     from airflow.providers.http.hooks.http import HttpHook
 
@@ -146,17 +157,19 @@ class Case:
     batch: int
     contenders: dict[str, tuple[Runner, int]]  # label -> (runner, concurrency)
     rates: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # client CPU microseconds per record
 
 
-def timed(runner: Runner, url: str, records: list[dict[str, Any]], batch: int, concurrency: int) -> float:
+def timed(runner: Runner, url: str, records: list[dict[str, Any]], batch: int, concurrency: int) -> tuple[float, float]:
+    """Records per second of wall time, and microseconds of this process's CPU (every thread) per record."""
     before = served_counts(url)["records"]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     runner(url, records, batch, concurrency)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     received = served_counts(url)["records"] - before
     if received != len(records):
         raise RuntimeError(f"{runner.__name__} delivered {received} of {len(records)} records")
-    return len(records) / elapsed
+    return len(records) / elapsed, cpu / len(records) * 1e6
 
 
 def measure(case: Case, url: str, records: list[dict[str, Any]], runs: int) -> None:
@@ -168,7 +181,9 @@ def measure(case: Case, url: str, records: list[dict[str, Any]], runs: int) -> N
         order = labels if run % 2 == 0 else labels[::-1]
         for label in order:
             runner, concurrency = case.contenders[label]
-            case.rates.setdefault(label, []).append(timed(runner, url, records, case.batch, concurrency))
+            rate, cpu = timed(runner, url, records, case.batch, concurrency)
+            case.rates.setdefault(label, []).append(rate)
+            case.cpu.setdefault(label, []).append(cpu)
 
 
 def ratios(case: Case, project: str, baseline: str) -> list[float]:
@@ -202,6 +217,7 @@ def main() -> None:
                         "http.sink": (run_node, concurrency),
                         "httpx loop": (run_httpx, concurrency),
                         "HttpHook.run": (run_hook, concurrency),
+                        **({"httpx+orjson": (run_httpx_orjson, 1)} if concurrency == 1 else {}),
                     },
                 )
             )
@@ -231,12 +247,16 @@ def main() -> None:
         for case in latency_cases:
             measure(case, url, latency_records, args.runs)
 
-    print(f"http.sink benchmark: {args.size:,} records, {args.runs} runs, records/s median (ratio min/median/max)")
+    print(
+        f"http.sink benchmark: {args.size:,} records, {args.runs} runs; medians of records/s and of this process's "
+        "CPU per record (all threads; the server runs in another process); throughput ratios min / median / max"
+    )
     for case in [*fast_cases, *latency_cases]:
         base = next(iter(case.rates))
         print(f"  {case.name}:")
         for label, rates in case.rates.items():
-            line = f"    {label:<14} {statistics.median(rates):>12,.0f} rec/s"
+            cpu = statistics.median(case.cpu[label])
+            line = f"    {label:<14} {statistics.median(rates):>9,.0f} rec/s {cpu:6.1f} us CPU/rec"
             if label != base:
                 r = ratios(case, base, label)
                 line += f"   {base} / {label}: {min(r):.2f} / {statistics.median(r):.2f} / {max(r):.2f}"

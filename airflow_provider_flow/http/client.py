@@ -20,7 +20,10 @@ fetched joins the secrets this client scrubs from its messages and goes to the s
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -72,7 +75,7 @@ def build_client(
         headers=headers,
         auth=auth or (httpx.BasicAuth(*settings.auth) if settings.auth else None),
         timeout=settings.timeout.to_httpx(),
-        verify=settings.verify,
+        verify=shared_ssl_context(settings.verify, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
         follow_redirects=settings.follow_redirects,
         limits=limits,
         event_hooks={
@@ -85,6 +88,17 @@ def build_client(
     )
     install_deadline_backend(client)
     return client
+
+
+@functools.lru_cache(maxsize=8)
+def shared_ssl_context(verify: bool | str, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """The TLS context httpx would build for ``verify``, built once per process and setting.
+
+    Loading the CA bundle costs ~80 ms of CPU, and httpx pays it for every client, even one that only ever talks
+    plain HTTP; each task (and each OAuth2 token client) builds a client. ``cert_file``/``cert_dir`` are the
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` httpx reads, so a changed environment gets its own context. Sharing is
+    safe: httpcore only sets ALPN on it, always to HTTP/1.1 here."""
+    return httpx.create_ssl_context(verify=verify)
 
 
 class HttpClient:
