@@ -16,16 +16,25 @@ so load on a shared machine hits every contender alike:
 
 The server (``tests/fixtures/fast_sink_server.py``) runs in its own process, so it never takes this process's GIL;
 after every contender's run it confirms it received every record. Ratios are project / baseline throughput per
-run, reported as min/median/max over ``--runs``. The last line is ``BENCH-RESULT {json}`` (one entry per goal).
+run, reported as min/median/max over ``--runs``. Next to throughput it prints this process's CPU time per record
+(every thread; the server is another process): on a loaded machine wall-clock ratios swing widely while CPU per
+record barely moves, so ``cpu_ratio_median`` (baseline CPU / project CPU) rides along in each goal's entry. The
+baselines build their TLS context once per process, as the node's client does.
+
+The last line is ``BENCH-RESULT [json]``, a list with one entry per goal (``http_sink_c1``: batch 100,
+``http_sink_c1_batch1000``, ``http_sink_c8_latency``), as ``benchmarks/run_all.py`` reads it; ``--goals`` picks
+some of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import resource
+import ssl
 import statistics
 import subprocess
 import sys
@@ -101,10 +110,17 @@ def run_node(url: str, records: list[dict[str, Any]], batch: int, concurrency: i
     HttpSinkRuntime().execute(config, records, state)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The baselines build their TLS context once per process too, as the node's client does (loading the CA
+    bundle for every client would charge ~tens of ms per run to the baselines only)."""
+    return httpx.create_ssl_context()
+
+
 def run_httpx(url: str, records: list[dict[str, Any]], batch: int, concurrency: int) -> None:
     timeout = HttpSettings(base_url=url).timeout.to_httpx()  # the node's default timeouts
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    with httpx.Client(base_url=url, timeout=timeout, limits=limits) as client:
+    with httpx.Client(base_url=url, timeout=timeout, limits=limits, verify=tls_context()) as client:
 
         def post(chunk: list[dict[str, Any]]) -> None:
             client.post(ENDPOINT, json=chunk).raise_for_status()
@@ -123,7 +139,7 @@ def run_httpx_orjson(url: str, records: list[dict[str, Any]], batch: int, concur
 
     timeout = HttpSettings(base_url=url).timeout.to_httpx()
     headers = {"Content-Type": "application/json"}
-    with httpx.Client(base_url=url, timeout=timeout) as client:
+    with httpx.Client(base_url=url, timeout=timeout, verify=tls_context()) as client:
         for chunk in batches(records, batch):
             client.post(ENDPOINT, content=orjson.dumps(chunk), headers=headers).raise_for_status()
 
@@ -284,7 +300,11 @@ GOALS = ("http_sink_c1", "http_sink_c1_batch1000", "http_sink_c8_latency")
 
 def entry(case: Case, project: str, baseline: str, goal_ratio: float, goal: str, runs: int) -> dict[str, Any]:
     r = ratios(case, project, baseline)
+    cpu = [b / p for p, b in zip(case.cpu[project], case.cpu[baseline], strict=True)]  # baseline CPU / project CPU
     return {
+        "cpu_us_per_record": round(statistics.median(case.cpu[project]), 2),
+        "baseline_cpu_us_per_record": round(statistics.median(case.cpu[baseline]), 2),
+        "cpu_ratio_median": round(statistics.median(cpu), 3),
         "goal": goal,
         "runs": runs,
         "note": f"{case.name}; {project} vs {baseline}; peak RSS is the whole benchmark process (records in memory)",
