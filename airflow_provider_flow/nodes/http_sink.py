@@ -26,6 +26,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -172,7 +173,7 @@ class HttpSinkRuntime:
         url = settings.url_for(config.endpoint)
         safe_url = settings.safe_url(url)
         progress = ProgressReporter(
-            state.log, f"http.sink {config.method} {safe_url}", page_noun="batch", total_records=expected_records(input)
+            state.log, f"http.sink {config.method} {safe_url}", page_noun="batch", total_records=_total(input, records)
         )
         ledger = DeliveryLedger()
         input_error: FlowError | None = None
@@ -393,6 +394,14 @@ def _batch_sender(max_concurrency: int) -> ThreadPoolExecutor | _InlineSender:
     if max_concurrency == 1:
         return _InlineSender()
     return ThreadPoolExecutor(max_concurrency, thread_name_prefix="http-sink")
+
+
+def _total(data: Any, records: Iterator[Any]) -> int | None:
+    """How many records the progress log counts towards. Inline records come as an iterator over the list that
+    ``input_records`` has already checked item by item, and it knows its length; asking ``expected_records``
+    would walk the whole list again (~0.8 us per record, a tenth of a fast request's cost per record)."""
+    known = operator.length_hint(records, -1)
+    return known if isinstance(data, (list, tuple)) and known >= 0 else expected_records(data)
 
 
 #: How the log and the message name each outcome of a batch.
