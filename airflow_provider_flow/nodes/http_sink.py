@@ -164,7 +164,9 @@ class HttpSinkRuntime:
             ref = as_reference(input)
             if ref is not None:  # this worker reaches the upstream file through its own connection or path
                 input = ref.model_copy(update={"fs_conn_id": config.fs_conn_id, "base_path": config.base_path})
-        records = input_records(input, state, trusted_bases=trusted)
+        records = _plain_records(input)
+        if records is None:
+            records = input_records(input, state, trusted_bases=trusted)
         settings = state.settings.get(HTTP, config.http_conn_id).with_overrides(
             timeout=config.timeout,
             retry=config.retry,
@@ -391,6 +393,18 @@ def _batch_sender(max_concurrency: int) -> ThreadPoolExecutor | _InlineSender:
     if max_concurrency == 1:
         return _InlineSender()
     return ThreadPoolExecutor(max_concurrency, thread_name_prefix="http-sink")
+
+
+def _plain_records(data: Any) -> Iterator[Any] | None:
+    """Inline records that cannot hold a file reference (a list of dicts none of which has ``kind: file``), as
+    ``input_records`` would return them; None for anything else, which ``input_records`` then reads.
+
+    ``input_records`` tells references from records by building a reference check per item (two calls, ~0.8 us per
+    record); a dict without ``kind: file`` is never a reference, and checking that inline costs a fifth of it.
+    """
+    if type(data) is list and all(type(item) is dict and item.get("kind") != "file" for item in data):
+        return iter(data)
+    return None
 
 
 def _total(data: Any, records: Iterator[Any]) -> int | None:

@@ -131,6 +131,19 @@ def test_a_record_the_codec_refuses_names_its_batch_and_is_reported_never_sent(h
     assert sorted(r["id"] for b in http_server.sink_batches("refused") for r in b.records) == list(range(10))
 
 
+def test_a_list_holding_a_file_reference_still_goes_through_the_reference_checks(http_server) -> None:
+    data = [{"id": 1}, {"kind": "file", "path": "a.ndjson", "format": "ndjson"}]
+    with pytest.raises(FlowValidationError, match="file reference"):  # checked, not sent as a record
+        sink(http_server.url, data, endpoint="/sink/mixed")
+    assert http_server.hits("/sink/mixed") == 0
+
+
+def test_records_that_are_not_dicts_are_sent_as_they_are(http_server) -> None:
+    sink(http_server.url, [[1, 2], "text", 3, {"kind": "not-a-file"}], endpoint="/sink/plain", batch_size=10)
+    [batch] = http_server.sink_batches("plain")
+    assert batch.records == [[1, 2], "text", 3, {"kind": "not-a-file"}]
+
+
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A real HTTPS server on 127.0.0.1 with a self-signed certificate; yields its URL and the certificate."""
