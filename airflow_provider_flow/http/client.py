@@ -20,7 +20,10 @@ fetched joins the secrets this client scrubs from its messages and goes to the s
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -53,6 +56,9 @@ T = TypeVar("T")
 #: Default guard on one response body (bytes). Large data should be paginated or streamed to a file.
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
+#: Redacted URLs a client remembers (see ``HttpClient._safe_url``) before it starts over.
+_MAX_CACHED_URLS = 256
+
 
 def build_client(
     settings: HttpSettings, *, max_connections: int | None = None, auth: httpx.Auth | None = None
@@ -69,7 +75,7 @@ def build_client(
         headers=headers,
         auth=auth or (httpx.BasicAuth(*settings.auth) if settings.auth else None),
         timeout=settings.timeout.to_httpx(),
-        verify=settings.verify,
+        verify=shared_ssl_context(settings.verify, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
         follow_redirects=settings.follow_redirects,
         limits=limits,
         event_hooks={
@@ -82,6 +88,17 @@ def build_client(
     )
     install_deadline_backend(client)
     return client
+
+
+@functools.lru_cache(maxsize=8)
+def shared_ssl_context(verify: bool | str, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """The TLS context httpx would build for ``verify``, built once per process and setting.
+
+    Loading the CA bundle costs ~80 ms of CPU, and httpx pays it for every client, even one that only ever talks
+    plain HTTP; each task (and each OAuth2 token client) builds a client. ``cert_file``/``cert_dir`` are the
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` httpx reads, so a changed environment gets its own context. Sharing is
+    safe: httpcore only sets ALPN on it, always to HTTP/1.1 here."""
+    return httpx.create_ssl_context(verify=verify)
 
 
 class HttpClient:
@@ -105,6 +122,7 @@ class HttpClient:
             self._token_client = HttpClient(token_endpoint_settings(settings), state=state, logger=self.log)
             self.oauth2 = OAuth2ClientCredentials(self._fetch_token, self._learn_token)
         self._client = build_client(settings, max_connections=max_connections, auth=self.oauth2)
+        self._safe_urls: dict[tuple[str, int], str] = {}
 
     def __enter__(self) -> HttpClient:
         return self
@@ -233,15 +251,25 @@ class HttpClient:
 
     def _label(self, method: str, url: str) -> str:
         """Method and URL as messages may show them: no credential, no secret query value."""
-        return f"{method.upper()} {redact_text(redact_url(url), self.failures.secrets)}"
+        return f"{method.upper()} {self._safe_url(url)}"
+
+    def _safe_url(self, url: str) -> str:
+        """``url`` redacted, computed once per URL and set of secrets: a sink posts thousands of batches to one URL,
+        and redacting it for every request cost more than the request's own bookkeeping."""
+        key = (url, len(self.failures.secrets))  # a learned token adds a secret: the key changes with it
+        safe = self._safe_urls.get(key)
+        if safe is None:
+            if len(self._safe_urls) >= _MAX_CACHED_URLS:  # paginated sources visit many URLs once each
+                self._safe_urls.clear()
+            safe = self._safe_urls[key] = redact_text(redact_url(url), self.failures.secrets)
+        return safe
 
     def _body_limit(
         self, method: str, url: str, max_bytes: int | None, streams_to_file: bool | None
     ) -> BodyLimit | None:
         if max_bytes is None:
             return None
-        safe_url = redact_text(redact_url(url), self.failures.secrets)
-        return BodyLimit(max_bytes, method, safe_url, to_file=streams_to_file)
+        return BodyLimit(max_bytes, method, self._safe_url(url), to_file=streams_to_file)
 
     def _request_deadline(self, method: str, url: str) -> RequestDeadline | None:
         """When this request (every phase, body included) must be done: per-request total or task deadline."""
@@ -273,7 +301,7 @@ class HttpClient:
 
         The deadline scope covers only the blocking calls made here (see :func:`.deadline.deadline_scope`)."""
         if self.state is not None:
-            self.state.check_deadline(f"{method.upper()} {redact_url(url)}")
+            self.state.check_deadline(self._label(method, url))
         deadline_at = deadline.at if deadline is not None else None
         with self.failures.mapped(method, url, deadline_at), ExitStack() as stack:
             with deadline_scope(deadline, "request"):
@@ -310,5 +338,7 @@ class HttpClient:
         )
 
     def _retrying(self, fn: Callable[[], T], method: str, url: str) -> T:
-        label = self._label(method, url)
+        def label() -> str:  # rendered only if a retry is logged
+            return self._label(method, url)
+
         return call_with_retries(fn, retry=self.settings.retry, state=self.state, log=self.log, label=label)

@@ -44,17 +44,57 @@ def _wait(retry: RetrySettings) -> Callable[[tenacity.RetryCallState], float]:
 
 
 def call_with_retries(
-    fn: Callable[[], T], *, retry: RetrySettings, state: ExecutionState | None, log: LoggerLike, label: str
+    fn: Callable[[], T],
+    *,
+    retry: RetrySettings,
+    state: ExecutionState | None,
+    log: LoggerLike,
+    label: str | Callable[[], str],
 ) -> T:
-    """Run ``fn``, retrying retryable flow errors within the budget; ``label`` (method and safe URL) names it."""
-    budget = retry_budget(retry, state)
+    """Run ``fn``, retrying retryable flow errors within the budget; ``label`` (method and safe URL) names it.
+
+    The first attempt is a plain call: no retry state is built and no label is rendered (``label`` may be a
+    callable, so redacting a URL is paid only when a retry is logged) until it fails retryably. A sink sending
+    thousands of batches that all succeed pays one function call per batch here."""
     started = time.monotonic()
+    budget = retry_budget(retry, state)
+    try:
+        return fn()
+    except FlowError as err:
+        if not err.is_retryable:
+            raise
+        first_failure = err
+    return _retry_after_failure(fn, first_failure, retry=retry, log=log, label=label, budget=budget, started=started)
+
+
+def _retry_after_failure(
+    fn: Callable[[], T],
+    first_failure: FlowError,
+    *,
+    retry: RetrySettings,
+    log: LoggerLike,
+    label: str | Callable[[], str],
+    budget: float,
+    started: float,
+) -> T:
+    """The retry loop after a first attempt failed retryably: tenacity sees that failure as its own attempt 1 (so
+    attempts are counted, waited for and logged exactly as if it had made it), and the time it took counts
+    against the budget."""
+    pending = [first_failure]
+
+    def attempt() -> T:
+        if pending:
+            raise pending.pop()
+        return fn()
+
+    def name() -> str:
+        return label() if callable(label) else label
 
     def before_sleep(retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         log.warning(
             "%s failed on attempt %d of %d (%s); retrying in %.1fs",
-            label,
+            name(),
             retry_state.attempt_number,
             retry.max_attempts,
             exc,
@@ -63,13 +103,14 @@ def call_with_retries(
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(lambda e: isinstance(e, FlowError) and e.is_retryable),
-        stop=tenacity.stop_after_attempt(max(1, retry.max_attempts)) | tenacity.stop_before_delay(budget),
+        stop=tenacity.stop_after_attempt(max(1, retry.max_attempts))
+        | tenacity.stop_before_delay(max(0.0, budget - (time.monotonic() - started))),
         wait=_wait(retry),
         before_sleep=before_sleep,
         reraise=True,
     )
     try:
-        result: T = retrying(fn)
+        result: T = retrying(attempt)
         return result
     except FlowError as err:
         if err.is_retryable:
@@ -79,7 +120,7 @@ def call_with_retries(
                 log.warning(
                     "%s: server asked to retry after %.1fs, more than the %.1fs left of the in-task retry "
                     "budget; handing over to an Airflow retry",
-                    label,
+                    name(),
                     retry_after,
                     left,
                 )
