@@ -31,6 +31,7 @@ from pydantic import Field, field_validator, model_validator
 from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.core.jsontext import loads_json
 from airflow_provider_flow.core.progress import ProgressReporter
+from airflow_provider_flow.core.runtime import RuntimeResult
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import (
     FlowError,
@@ -56,6 +57,7 @@ from airflow_provider_flow.http.settings import (
     HttpTimeoutConfig,
     TimeoutSeconds,
 )
+from airflow_provider_flow.incremental import WATERMARK_XCOM_KEY, IncrementalConfig, WatermarkTracker
 from airflow_provider_flow.records.output import emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import (
@@ -121,6 +123,10 @@ class HttpSourceConfig(ConfigModel):
         None, ge=1, le=2**40, description="Fail when one response body exceeds this many bytes (default 64 MiB)."
     )
 
+    incremental: IncrementalConfig | None = Field(
+        None, description="Fetch only what changed since the last committed watermark (README: Incremental loading)."
+    )
+
     _one_base = model_validator(mode="before")(one_kind_of_base)
     _no_secret = field_validator("base_uri")(no_credentials_in_uri)
 
@@ -142,7 +148,21 @@ class HttpSourceRuntime:
     name = "http.source"
     config_model = HttpSourceConfig
 
-    def execute(self, config: HttpSourceConfig, input: Any, state: ExecutionState) -> list[Any] | FileReference:
+    def execute(
+        self, config: HttpSourceConfig, input: Any, state: ExecutionState
+    ) -> list[Any] | FileReference | RuntimeResult:
+        if config.incremental is None:
+            return self._fetch(config, state, None)
+        # incremental: ask for what changed since the watermark; the candidate travels next to the output
+        tracker = WatermarkTracker(config.incremental, state.committed_watermark, state.log)
+        tracker.announce()
+        config = config.model_copy(update={"params": tracker.request_params(config.params)})
+        output = self._fetch(config, state, tracker)
+        return RuntimeResult(output, extra_xcom={WATERMARK_XCOM_KEY: tracker.outcome()})
+
+    def _fetch(
+        self, config: HttpSourceConfig, state: ExecutionState, tracker: WatermarkTracker | None
+    ) -> list[Any] | FileReference:
         if config.output_path is None and (
             config.base_path or config.base_uri or config.fs_conn_id not in (None, DEFAULT_FS_CONN_ID)
         ):
@@ -175,6 +195,8 @@ class HttpSourceRuntime:
         progress = ProgressReporter(state.log, label)
         with HttpClient(settings, state=state) as client:
             records = self._all_pages(client, config, paginator, state, records_expr, progress)
+            if tracker is not None:
+                records = tracker.observe(records)
             result = emit_records(
                 records,
                 progress,

@@ -40,6 +40,7 @@ from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
 from airflow_provider_flow.hooks.connections import known_secrets, register_secrets
 from airflow_provider_flow.operators.arguments import check_operator_arguments
+from airflow_provider_flow.operators.incremental import add_watermark_inlet, committed_watermark_for
 from airflow_provider_flow.operators.lineage import FlowLineageMixin
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
 from airflow_provider_flow.redaction import SecretScrubber
@@ -164,6 +165,7 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
         self.config = dict(config or {})
         self.data = data
         self._check_at_parse_time()
+        add_watermark_inlet(self, self.config)  # issue 14: an incremental source reads its watermark asset
 
     def __getattr__(self, name: str) -> Any:
         """Config values as attributes (see the class docstring); reached only when normal lookup fails."""
@@ -214,6 +216,7 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         state = self.build_state(context)
+        state.committed_watermark = committed_watermark_for(self, self.config, context)  # issue 14
         try:
             runtime = self.runtime_registry.get(self.runtime)
             config = validate_config(runtime.config_model, self.config, context=f"task {self.task_id!r}")

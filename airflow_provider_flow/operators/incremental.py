@@ -1,0 +1,157 @@
+"""Where an incremental source's watermark lives in Airflow, and the step that commits it after the sinks.
+
+Each incremental task has one *watermark asset* (``x-flow-watermark://<dag_id>/<task_id>``): the source has it as
+an inlet (so it may read it), the commit step as an outlet (so it may write it). The committed value is kept
+
+* on Airflow >= 3.3 in the asset state store (``context["asset_state_store"][asset]``, key ``watermark``, in the
+  metadata DB, per asset, not per run), and also in the extra of the asset event the commit step emits;
+* on Airflow 3.1-3.2 (no state store) only in that asset event's extra (``{"flow_watermark": value}``); the source
+  reads the newest event that carries one. On 3.3 the events are read too when the store is empty, so upgrading
+  Airflow keeps the watermark.
+
+Why a separate commit step: the source only proposes (its ``flow_watermark`` XCom holds the candidate); the
+:class:`WatermarkCommitOperator` runs after every sink (``all_success``), so a sink that fails, or is still
+retrying, never lets the watermark pass records that did not reach their destination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset, BaseOperator
+
+from airflow_provider_flow.airflow_compat import HAS_ASSET_STATE_STORE, AirflowFailException
+from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.incremental import WATERMARK_XCOM_KEY
+from airflow_provider_flow.incremental.cursor import cursor_value
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: Key of the committed value in the asset state store, and in the commit step's asset event extra.
+STORE_KEY = "watermark"
+EVENT_EXTRA_KEY = "flow_watermark"
+#: How many of the newest asset events the fallback reads looking for a committed value.
+EVENTS_SCANNED = 50
+
+
+def watermark_asset(dag_id: str, task_id: str) -> Asset:
+    """The asset that holds the watermark of task ``task_id`` in DAG ``dag_id`` (one per incremental source)."""
+    return Asset(name=f"flow_watermark.{dag_id}.{task_id}", uri=f"x-flow-watermark://{dag_id}/{task_id}")
+
+
+def is_incremental(config: Any) -> bool:
+    return isinstance(config, Mapping) and config.get("incremental") is not None
+
+
+def add_watermark_inlet(operator: BaseOperator, config: Mapping[str, Any]) -> None:
+    """Give an incremental task its watermark asset as an inlet (the state store only opens to inlets/outlets)."""
+    if not is_incremental(config):
+        return
+    if not isinstance(config["incremental"], Mapping):
+        raise FlowValidationError(
+            "must be a mapping when the DAG is parsed (templates may fill its values, not the whole block), "
+            "e.g. {'cursor': 'updated_at', 'param': 'updated_since'}",
+            field="incremental",
+            value=str(config["incremental"])[:80],
+        )
+    if not operator.has_dag():
+        raise FlowValidationError(
+            f"task {operator.task_id!r}: an incremental task keeps its watermark per DAG, so create it inside a "
+            "DAG ('with DAG(...):' or dag=...)",
+            field="incremental",
+            value=None,
+        )
+    asset = watermark_asset(operator.dag_id, operator.task_id)
+    operator.inlets = [*operator.inlets, asset]
+
+
+def _from_events(context: Context, asset: Asset, *, inlet: bool) -> Any:
+    """The newest committed value in the asset's events (the 3.1-3.2 store), or None."""
+    if inlet:
+        accessor: Any = context["inlet_events"][asset]
+        if hasattr(accessor, "ascending") and hasattr(accessor, "limit"):
+            events = list(accessor.ascending(False).limit(EVENTS_SCANNED))
+        else:  # pragma: no cover - older accessors: read all, newest last
+            events = list(reversed(list(accessor)))
+    else:
+        return None
+    for event in events:
+        extra = getattr(event, "extra", None) or {}
+        if EVENT_EXTRA_KEY in extra and extra[EVENT_EXTRA_KEY] is not None:
+            return extra[EVENT_EXTRA_KEY]
+    return None
+
+
+def read_watermark(context: Context, asset: Asset, *, inlet: bool = True) -> Any:
+    """The committed watermark of ``asset`` (None before the first commit); see the module docstring."""
+    if HAS_ASSET_STATE_STORE:
+        value = context["asset_state_store"][asset].get(STORE_KEY)
+        if value is not None:
+            return value
+    return _from_events(context, asset, inlet=inlet)
+
+
+def committed_watermark_for(operator: BaseOperator, config: Any, context: Context) -> Any:
+    """What ``ExecutionState.committed_watermark`` holds for this task: the stored value, or None."""
+    if not is_incremental(config):
+        return None
+    return read_watermark(context, watermark_asset(operator.dag_id, operator.task_id))
+
+
+def _newer(candidate: Any, current: Any) -> bool:
+    """True when ``candidate`` is after ``current``; values of different kinds fail with the usual message."""
+    new = cursor_value(candidate, field="candidate watermark")
+    old = cursor_value(current, field="committed watermark")
+    old.check_comparable(new, field="candidate watermark")
+    return bool(new.key > old.key)
+
+
+class WatermarkCommitOperator(BaseOperator):
+    """Commit an incremental source's candidate watermark, after the pipeline's sinks published its records.
+
+    Put it downstream of every sink (the flow builder does that for flow files). It reads the source's
+    ``flow_watermark`` XCom of this run and stores the candidate when it is after the committed value (or always
+    after a ``full_refresh``); an older candidate (a re-run of an old run, or runs overlapping) never moves the
+    watermark back.
+
+    :param source_task_id: the incremental source's task id (in this DAG).
+    """
+
+    ui_color = "#d8f5d0"
+
+    def __init__(self, *, source_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source_task_id = source_task_id
+        if not self.has_dag():
+            raise FlowValidationError(
+                f"task {self.task_id!r}: create the commit step inside the source's DAG", field="dag", value=None
+            )
+        self.watermark = watermark_asset(self.dag_id, source_task_id)
+        self.outlets = [*self.outlets, self.watermark]
+
+    def execute(self, context: Context) -> Any:
+        outcome = context["ti"].xcom_pull(task_ids=self.source_task_id, key=WATERMARK_XCOM_KEY)
+        if not isinstance(outcome, Mapping):
+            raise AirflowFailException(
+                f"task {self.source_task_id!r} published no {WATERMARK_XCOM_KEY!r} XCom in this run; is it an "
+                "incremental source (config 'incremental') and upstream of this step?"
+            )
+        current = read_watermark(context, self.watermark, inlet=False)
+        if current is None:
+            current = outcome.get("previous")
+        candidate = outcome.get("candidate")
+        committed = current
+        if candidate is not None and (outcome.get("full_refresh") or current is None or _newer(candidate, current)):
+            committed = candidate
+            if HAS_ASSET_STATE_STORE:
+                context["asset_state_store"][self.watermark].set(STORE_KEY, candidate)
+            self.log.info("incremental: committed watermark %s (was %s)", candidate, current)
+        elif candidate is not None:
+            self.log.info("incremental: candidate %s is not after the committed %s; kept it", candidate, current)
+        else:
+            self.log.info("incremental: no new records; the watermark stays at %s", current)
+        if committed is not None:  # the asset event carries it too: the store on Airflow < 3.3
+            context["outlet_events"][self.watermark].extra = {EVENT_EXTRA_KEY: committed}
+        return {"watermark": committed, "previous": current, "source": self.source_task_id}
