@@ -10,6 +10,11 @@ from airflow_provider_flow.core.config import ConfigModel
 from airflow_provider_flow.expressions import JmesPath
 from airflow_provider_flow.incremental.cursor import CursorValue, cursor_value
 
+
+def _templated(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
 #: A cursor value as a config can give it: a number or a string (an ISO 8601 date-time, or any ordered string).
 CursorLiteral = int | float | str
 
@@ -53,12 +58,14 @@ class IncrementalConfig(ConfigModel):
     @field_validator("initial_value", "end_value")
     @classmethod
     def _a_cursor_value(cls, value: Any, info: Any) -> Any:
-        if value is not None:
+        if value is not None and not _templated(value):
             cursor_value(value, field=f"incremental.{info.field_name}")
         return value
 
     @model_validator(mode="after")
     def _coherent(self) -> IncrementalConfig:
+        if _templated(self.initial_value) or _templated(self.end_value):
+            return self  # checked again once Airflow rendered them (flow files are validated before rendering)
         start = None if self.initial_value is None else cursor_value(self.initial_value, field="initial_value")
         end = None if self.end_value is None else cursor_value(self.end_value, field="end_value")
         if start is not None and self.lag:
