@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -16,7 +16,14 @@ def _templated(value: Any) -> bool:
 
 
 #: A cursor value as a config can give it: a number or a string (an ISO 8601 date-time, or any ordered string).
-CursorLiteral = int | float | str
+#: Numbers are bounded to what JSON and the metadata DB carry exactly (64-bit ints, finite floats).
+CursorLiteral = (
+    Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[float, Field(ge=-1e300, le=1e300, allow_inf_nan=False)]
+    | Annotated[str, Field(min_length=1, max_length=1000)]
+)
+#: The largest ``lag``: about 30 years in seconds (and as many units of a number cursor).
+MAX_LAG = 1e9
 
 
 class IncrementalConfig(ConfigModel):
@@ -38,6 +45,7 @@ class IncrementalConfig(ConfigModel):
     lag: float = Field(
         0,
         ge=0,
+        le=MAX_LAG,
         description="Re-read this much before the watermark to catch late records: seconds for a date-time "
         "cursor, units for a number cursor.",
     )
