@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The oldest supported Airflow (3.1, no retry_policy): the base operator's exception translation alone must give
 # the same retry/fail outcomes. Runs the foundation tests in a separate venv (.venv-airflow-3.1) pinned by
-# requirements/compat-airflow-3.1.txt, plus the incremental-loading runs (their asset-event watermark fallback). Needs scripts/bootstrap.sh to have run (it borrows .venv's uv).
+# requirements/compat-airflow-3.1.txt, plus the incremental-loading runs (the asset-event watermark fallback).
+# Needs scripts/bootstrap.sh to have run (it borrows .venv's uv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-airflow-3.1
