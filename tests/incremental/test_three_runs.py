@@ -9,6 +9,7 @@ watermark. A sink failure (a path outside the base, refused at once) must leave 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from airflow_provider_flow.airflow_compat import HAS_ASSET_STATE_STORE
 from airflow_provider_flow.operators.file import FileSinkOperator
 from airflow_provider_flow.operators.http import HttpSourceOperator
 from airflow_provider_flow.operators.incremental import EVENT_EXTRA_KEY, WatermarkCommitOperator, watermark_asset
-from tests.airflow_harness import run_dag
+from tests.airflow_harness import run_dag, serialize_dag
 
 DAG_ID = "incremental_three_runs"
 #: run 1 sees the catalog after one step: 30 products + 5 added (3 of the first 30 changed)
@@ -200,3 +201,52 @@ def test_airflow_before_3_3_keeps_the_watermark_in_asset_event_extras(
     assert run_dag(dag, conf={"run": 3}).state == "success"
     assert requests[before]["updated_since"] == watermark_1
     assert event_watermark(dag_id) > watermark_1
+
+
+def run_at(dag: Any, logical_date: datetime, conf: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """One run at ``logical_date``; again at the same date it is the same run id, cleared and run again."""
+    dag_run = dag.test(run_after=logical_date, logical_date=logical_date, run_conf=conf)
+    return str(getattr(dag_run.state, "value", dag_run.state)), {
+        ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()
+    }
+
+
+def records_in(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("state_store", [False, *([True] if HAS_ASSET_STATE_STORE else [])])
+def test_a_cleared_run_fetches_its_own_window_again_and_never_moves_the_watermark_back(
+    airflow_db: Any, demo_server: Any, demo_connections: Path, monkeypatch: pytest.MonkeyPatch, state_store: bool
+) -> None:
+    import airflow_provider_flow.operators.incremental as incremental
+
+    monkeypatch.setattr(incremental, "HAS_ASSET_STATE_STORE", state_store)
+    dag_id = f"incremental_rerun_{'store' if state_store else 'events'}"
+    dag = build_dag(dag_id)
+
+    def committed() -> Any:
+        return stored_watermark(dag_id) if state_store else event_watermark(dag_id)
+
+    serialize_dag(dag)
+    requests = demo_server.state.product_requests
+    day_1, day_2 = datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+    assert run_at(dag, day_1, {"run": 1})[0] == "success"
+    watermark_1 = committed()
+    assert run_at(dag, day_2, {"run": 2})[0] == "success"
+    watermark_2 = committed()
+    first_try_of_2 = records_in(demo_connections / "products" / "run_2.ndjson")
+
+    before = len(requests)
+    assert run_at(dag, day_2, {"run": 2})[0] == "success"  # run 2 cleared and run again
+    assert requests[before]["updated_since"] == watermark_1  # where run 2 started, not the current watermark
+    again = {r["id"] for r in records_in(demo_connections / "products" / "run_2.ndjson")}
+    assert {r["id"] for r in first_try_of_2} <= again  # the run's output is whole again
+    watermark_after = committed()
+    assert watermark_after >= watermark_2
+
+    before = len(requests)
+    assert run_at(dag, day_1, {"run": 1})[0] == "success"  # the first run again: it started from nothing
+    assert "updated_since" not in requests[before]
+    assert committed() >= watermark_after  # an older run's commit never moves it back
