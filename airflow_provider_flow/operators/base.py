@@ -40,7 +40,11 @@ from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
 from airflow_provider_flow.hooks.connections import known_secrets, register_secrets
 from airflow_provider_flow.operators.arguments import check_operator_arguments
-from airflow_provider_flow.operators.incremental import add_watermark_inlet, committed_watermark_for
+from airflow_provider_flow.operators.incremental import (
+    add_watermark_inlet,
+    add_watermark_to_context,
+    committed_watermark_for,
+)
 from airflow_provider_flow.operators.lineage import FlowLineageMixin
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
 from airflow_provider_flow.redaction import SecretScrubber
@@ -210,6 +214,7 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render as Airflow does, then mask the sensitive header values before Airflow stores the rendered
         fields: a header filled from a Variable with an innocent name would be kept in clear otherwise."""
+        add_watermark_to_context(self, self.config, context)  # issue 14: {{ flow_watermark }}
         super().render_template_fields(context, jinja_env)
         if isinstance(self.config, Mapping):
             register_secrets(sensitive_header_values(self.config))

@@ -44,6 +44,8 @@ EVENT_RUN_KEY = "flow_watermark_run"
 EVENT_START_KEY = "flow_watermark_start"
 #: How many runs' starting points the state store keeps (a re-run of an older run starts from the current value).
 RUNS_REMEMBERED = 100
+#: The Jinja variable an incremental task's templates may use: the watermark this run starts from.
+TEMPLATE_VARIABLE = "flow_watermark"
 #: How many of the newest asset events the fallback reads looking for a committed value.
 EVENTS_SCANNED = 50
 
@@ -116,6 +118,13 @@ def read_watermark(context: Context, asset: Asset, *, run_id: str | None = None)
     return committed, started
 
 
+def add_watermark_to_context(operator: BaseOperator, config: Any, context: Context) -> None:
+    """Before templates render: ``{{ flow_watermark }}`` is the watermark this run starts from (None at first),
+    for APIs that take it somewhere a query parameter cannot go (a path, a JSON body); ``lag`` is not applied."""
+    if is_incremental(config) and TEMPLATE_VARIABLE not in context:
+        context[TEMPLATE_VARIABLE] = committed_watermark_for(operator, config, context)  # type: ignore[literal-required]
+
+
 def committed_watermark_for(operator: BaseOperator, config: Any, context: Context) -> Any:
     """What ``ExecutionState.committed_watermark`` holds for this task: where this run fetches from.
 
@@ -125,6 +134,8 @@ def committed_watermark_for(operator: BaseOperator, config: Any, context: Contex
     """
     if not is_incremental(config):
         return None
+    if TEMPLATE_VARIABLE in context:  # read once, while rendering
+        return context[TEMPLATE_VARIABLE]  # type: ignore[literal-required]
     committed, started = read_watermark(
         context, watermark_asset(operator.dag_id, operator.task_id), run_id=context["run_id"]
     )

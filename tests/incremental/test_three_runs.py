@@ -26,7 +26,7 @@ DAG_ID = "incremental_three_runs"
 FIRST_RUN_PRODUCTS = 35
 
 
-def build_dag(dag_id: str = DAG_ID, **incremental: Any) -> Any:
+def build_dag(dag_id: str = DAG_ID, query: dict[str, Any] | None = None, **incremental: Any) -> Any:
     from airflow.sdk import DAG
 
     with DAG(dag_id=dag_id, schedule=None, max_active_runs=1) as dag:
@@ -34,10 +34,10 @@ def build_dag(dag_id: str = DAG_ID, **incremental: Any) -> Any:
             task_id="fetch_products",
             http_conn_id="flow_demo_api",
             endpoint="/api/products",
-            query_params={"limit": 10},
+            query_params={"limit": 10, **(query or {})},
             records_path="data",
             pagination={"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
-            incremental={"cursor": "updated_at", "param": "updated_since", **incremental},
+            incremental={"cursor": "updated_at", **({"param": "updated_since"} | incremental)},
         )
         # One file per run (an 'append' of whole runs). TODO(i14-dispositions): when helper C's file.sink
         # `disposition: merge` (primary_key "id", newest by "updated_at") is merged, write ONE snapshot file with
@@ -250,3 +250,21 @@ def test_a_cleared_run_fetches_its_own_window_again_and_never_moves_the_watermar
     assert run_at(dag, day_1, {"run": 1})[0] == "success"  # the first run again: it started from nothing
     assert "updated_since" not in requests[before]
     assert committed() >= watermark_after  # an older run's commit never moves it back
+
+
+def test_templates_can_place_the_watermark_themselves(
+    airflow_db: Any, demo_server: Any, demo_connections: Path
+) -> None:
+    """``{{ flow_watermark }}``: for an API that wants the value where a query parameter cannot go."""
+    dag_id = "incremental_template_variable"
+    dag = build_dag(dag_id, query={"updated_since": "{{ flow_watermark or '' }}"}, param=None)
+    requests = demo_server.state.product_requests
+    before = len(requests)
+    assert run_dag(dag, conf={"run": 1}).state == "success"
+    assert "updated_since" not in requests[before]  # rendered empty before the first commit (the server drops it)
+    watermark_1 = stored_watermark(dag_id)
+    before = len(requests)
+    second = run_dag(dag, conf={"run": 2})
+    assert second.state == "success"
+    assert requests[before]["updated_since"] == watermark_1
+    assert second.xcom("fetch_products", "flow_watermark")["previous"] == watermark_1
