@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
+from pydantic import BaseModel
 
 from airflow_provider_flow.airflow_compat import HAS_ASSET_STATE_STORE, AirflowFailException
 from airflow_provider_flow.errors import FlowValidationError
@@ -63,7 +64,7 @@ def add_watermark_inlet(operator: BaseOperator, config: Mapping[str, Any]) -> No
     """Give an incremental task its watermark asset as an inlet (the state store only opens to inlets/outlets)."""
     if not is_incremental(config):
         return
-    if not isinstance(config["incremental"], Mapping):
+    if not isinstance(config["incremental"], (Mapping, BaseModel)):
         raise FlowValidationError(
             "must be a mapping when the DAG is parsed (templates may fill its values, not the whole block), "
             "e.g. {'cursor': 'updated_at', 'param': 'updated_since'}",
@@ -194,7 +195,13 @@ class WatermarkCommitOperator(BaseOperator):
         current, _ = read_watermark(context, self.watermark)
         candidate = outcome.get("candidate")
         committed = current
-        if candidate is not None and (outcome.get("full_refresh") or current is None or _newer(candidate, current)):
+        try:
+            moves = candidate is not None and (
+                bool(outcome.get("full_refresh")) or current is None or _newer(candidate, current)
+            )
+        except FlowValidationError as err:  # the cursor changed type: only a full refresh can start over
+            raise AirflowFailException(f"{err.code}: {err.message}") from None
+        if moves:
             committed = candidate
             self.log.info("incremental: committed watermark %s (was %s)", candidate, current)
         elif candidate is not None:
