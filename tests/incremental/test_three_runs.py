@@ -22,8 +22,6 @@ from airflow_provider_flow.operators.incremental import EVENT_EXTRA_KEY, Waterma
 from tests.airflow_harness import run_dag, serialize_dag
 
 DAG_ID = "incremental_three_runs"
-#: run 1 sees the catalog after one step: 30 products + 5 added (3 of the first 30 changed)
-FIRST_RUN_PRODUCTS = 35
 
 
 def build_dag(dag_id: str = DAG_ID, query: dict[str, Any] | None = None, **incremental: Any) -> Any:
@@ -53,6 +51,17 @@ def build_dag(dag_id: str = DAG_ID, query: dict[str, Any] | None = None, **incre
         commit = WatermarkCommitOperator(task_id="commit_watermark", source_task_id="fetch_products")
         fetch >> write >> commit
     return dag
+
+
+def catalog(server: Any) -> dict[int, dict[str, Any]]:
+    """What the API holds now: every product in its newest version."""
+    with server.state.lock:
+        return {p["id"]: dict(p) for p in server.state.catalog.products.values()}
+
+
+def changed_since(server: Any, since: str) -> int:
+    with server.state.lock:
+        return len(server.state.catalog.changed_since(since))
 
 
 def run_files(base: Path) -> list[Path]:
@@ -121,7 +130,7 @@ def test_three_runs_fetch_only_changes_and_a_failed_sink_loses_nothing(
     asked = catalog_requests[before:]
     assert asked and all("updated_since" not in query for query in asked)
     outcome = first.xcom("fetch_products", "flow_watermark")
-    assert outcome["previous"] is None and outcome["records"] == FIRST_RUN_PRODUCTS
+    assert outcome["previous"] is None and outcome["records"] == len(catalog(demo_server))
     watermark_1 = outcome["candidate"]
     assert watermark_1 == max(p["updated_at"] for p in snapshot(demo_connections).values())
     assert stored_watermark() == watermark_1
@@ -134,7 +143,9 @@ def test_three_runs_fetch_only_changes_and_a_failed_sink_loses_nothing(
     assert second.tasks["commit_watermark"].state == "upstream_failed"
     asked = catalog_requests[before:]
     assert asked[0]["updated_since"] == watermark_1  # the server's log: only changes since the watermark
-    assert second.xcom("fetch_products", "flow_watermark")["records"] == 8 + 1  # 8 changes + the boundary record
+    # 5 added + 3 updated (+ the record at the watermark itself, 'since' being inclusive, unless it was updated)
+    assert second.xcom("fetch_products", "flow_watermark")["records"] == changed_since(demo_server, watermark_1)
+    assert changed_since(demo_server, watermark_1) in (8, 9)
     assert stored_watermark() == watermark_1
     assert len(run_files(demo_connections)) == 1
 
@@ -145,13 +156,11 @@ def test_three_runs_fetch_only_changes_and_a_failed_sink_loses_nothing(
     asked = catalog_requests[before:]
     assert asked[0]["updated_since"] == watermark_1
     outcome = third.xcom("fetch_products", "flow_watermark")
-    assert outcome["previous"] == watermark_1 and outcome["records"] == 16 + 1
+    assert outcome["previous"] == watermark_1 and outcome["records"] == changed_since(demo_server, watermark_1)
     assert stored_watermark() == outcome["candidate"] > watermark_1
 
     # what reached the destination holds every product, each in its newest version, exactly as the API has it
-    with demo_server.state.lock:
-        truth = {p["id"]: dict(p) for p in demo_server.state.catalog.products.values()}
-    assert snapshot(demo_connections) == truth
+    assert snapshot(demo_connections) == catalog(demo_server)
 
 
 def test_full_refresh_fetches_everything_and_resets_the_watermark(
