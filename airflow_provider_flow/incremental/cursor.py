@@ -74,6 +74,20 @@ def _as_datetime(text: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
+def quick_key(raw: Any) -> tuple[CursorKind, Any] | None:
+    """``(kind, key)`` of a valid cursor value, or None (then :func:`cursor_value` says what is wrong).
+
+    The per-record path: no object per record, so tracking costs little next to parsing the record.
+    """
+    kind = type(raw)
+    if kind is str:
+        moment = _as_datetime(raw)
+        return ("datetime", moment) if moment is not None else ("string", raw)
+    if kind is int or (kind is float and raw == raw):
+        return "number", raw
+    return None
+
+
 def cursor_value(raw: Any, *, field: str) -> CursorValue:
     """Classify ``raw`` as a cursor value, or fail naming ``field`` and what the value is instead."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):

@@ -14,7 +14,7 @@ from airflow_provider_flow.core.state import LoggerLike
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.expressions import compile_expression
 from airflow_provider_flow.incremental.config import IncrementalConfig
-from airflow_provider_flow.incremental.cursor import CursorValue, cursor_value
+from airflow_provider_flow.incremental.cursor import CursorValue, cursor_value, quick_key
 
 #: The XCom key under which a source publishes its watermark outcome, next to its ``return_value``.
 WATERMARK_XCOM_KEY = "flow_watermark"
@@ -35,7 +35,9 @@ class WatermarkTracker:
         )
         self.since = self.start.shifted_back(config.lag, field="incremental.lag") if self.start else None
         self.end = cursor_value(config.end_value, field="incremental.end_value") if self.window else None
-        self.highest: CursorValue | None = None
+        self._highest: tuple[Any, Any] | None = None  # (raw, key) of the highest cursor so far
+        known = self.start or self.end
+        self._kind = known.kind if known is not None else None
         self.records = 0
         self.dropped_after_end = 0
 
@@ -69,8 +71,9 @@ class WatermarkTracker:
 
     def observe(self, records: Iterable[Any]) -> Iterator[Any]:
         """Pass records on, tracking the highest cursor; records at or after ``end_value`` are dropped."""
+        search, end_key = self.cursor.search, self.end.key if self.end is not None else None
         for index, record in enumerate(records):
-            raw = self.cursor.search(record, index=index)
+            raw = search(record, index=index)
             if raw is None:
                 keys = sorted(record)[:20] if isinstance(record, dict) else type(record).__name__
                 raise FlowValidationError(
@@ -79,17 +82,33 @@ class WatermarkTracker:
                     field="incremental.cursor",
                     value=self.config.cursor,
                 )
-            value = cursor_value(raw, field=f"incremental.cursor (record {index})")
-            reference = self.highest or self.start or self.end
-            if reference is not None:
-                reference.check_comparable(value, field=f"incremental.cursor (record {index})")
-            if self.end is not None and value.key >= self.end.key:
+            quick = quick_key(raw)
+            if quick is None or (self._kind is not None and quick[0] != self._kind):
+                self._refuse(raw, index)
+            kind, key = quick  # type: ignore[misc]  # _refuse raised for None
+            self._kind = kind
+            if end_key is not None and key >= end_key:
                 self.dropped_after_end += 1
                 continue
-            if self.highest is None or value.key > self.highest.key:
-                self.highest = value
+            if self._highest is None or key > self._highest[1]:
+                self._highest = (raw, key)
             self.records += 1
             yield record
+
+    def _refuse(self, raw: Any, index: int) -> None:
+        """Raise the error for a cursor value that is invalid, or of another kind than those seen before."""
+        where = f"incremental.cursor (record {index})"
+        value = cursor_value(raw, field=where)
+        reference = self.highest or self.start or self.end
+        assert reference is not None  # a valid value is refused only for differing from one seen before
+        reference.check_comparable(value, field=where)
+
+    @property
+    def highest(self) -> CursorValue | None:
+        """The highest cursor value passed on so far."""
+        if self._highest is None:
+            return None
+        return CursorValue(self._highest[0], self._kind or "string", self._highest[1])
 
     def outcome(self) -> dict[str, Any]:
         """The candidate watermark and how it came about (the ``flow_watermark`` XCom; the commit step reads it).
