@@ -42,6 +42,14 @@ else:
         RetryDecision = None
         RetryPolicy = object
 
+# --- incremental loading (issue 14): Airflow 3.3 added the asset state store (AIP-103) ---
+try:
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors as _AssetStateStoreAccessors
+
+    HAS_ASSET_STATE_STORE = _AssetStateStoreAccessors is not None
+except ImportError:  # pragma: no cover - Airflow < 3.3: watermarks live in asset event extras
+    HAS_ASSET_STATE_STORE = False
+
 
 def task_level_params(params: Any, dag: Any = None) -> dict[str, Any]:
     """The ``params=`` a task itself was given, without the DAG's (or default_args') Params Airflow merged in.
@@ -67,6 +75,7 @@ def task_level_params(params: Any, dag: Any = None) -> dict[str, Any]:
 
 
 __all__ = [
+    "HAS_ASSET_STATE_STORE",
     "HAS_RETRY_POLICY",
     "AirflowException",
     "AirflowFailException",

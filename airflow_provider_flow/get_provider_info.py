@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_flow.operators.file",
                     "airflow_provider_flow.operators.transform",
                     "airflow_provider_flow.operators.ai",
+                    "airflow_provider_flow.operators.incremental",
                 ],
             }
         ],

@@ -80,6 +80,11 @@ class ExecutionState:
     task_store: KeyValueStore = field(default_factory=MemoryStore)
     """Resumption state of this task instance that survives Airflow retries (see :class:`KeyValueStore`)."""
 
+    # --- incremental loading (issue 14) ---
+    committed_watermark: Any = None
+    """The watermark the last successful run of this pipeline committed (None before the first): read by the
+    operator from Airflow's asset state store before the runtime runs; incremental runtimes fetch from here."""
+
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None when the attempt has none."""
         if self.deadline is None:

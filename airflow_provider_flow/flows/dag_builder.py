@@ -40,8 +40,9 @@ from airflow.sdk import DAG, Asset, Param
 from airflow_provider_flow.core.registry import RuntimeRegistry
 from airflow_provider_flow.errors import FlowFileError, FlowLoadError
 from airflow_provider_flow.flows.loader import flow_files, load_flow_file
-from airflow_provider_flow.flows.spec import FlowNode, FlowSpec
+from airflow_provider_flow.flows.spec import FULL_REFRESH_PARAM, FlowNode, FlowSpec
 from airflow_provider_flow.operators.base import FlowNodeOperator
+from airflow_provider_flow.operators.incremental import WatermarkCommitOperator
 from airflow_provider_flow.records.input import upstream_outputs
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,10 @@ def build_dag(
 ) -> DAG:
     """One DAG from a validated :class:`FlowSpec` (see the module docstring for how data is passed)."""
     params = {name: Param(p.default, **p.json_schema()) for name, p in spec.params.items()}
+    if any(node.incremental is not None for node in spec.nodes) and FULL_REFRESH_PARAM not in params:
+        params[FULL_REFRESH_PARAM] = Param(
+            False, type="boolean", description="Incremental nodes start over from initial_value (their watermark too)."
+        )
     schedule: Any = [Asset(uri) for uri in spec.schedule_assets] if spec.schedule_assets else spec.schedule
     dag_kwargs: dict[str, Any] = {}
     if spec.max_active_runs is not None:
@@ -96,16 +101,29 @@ def build_dag(
             op = operator_class(
                 task_id=node.id,
                 runtime=node.runtime,
-                config=dict(node.config),
+                config=node.runtime_config(),
                 data=data,
                 **_task_kwargs(spec, node),
             )
             for up in node.upstream:  # XComArgs set this too; explicit keeps ordering independent of data use
                 operators[up] >> op
             operators[node.id] = op
+        _add_watermark_commits(spec, operators)
     if fileloc:
         dag.fileloc = fileloc
     return dag
+
+
+def _add_watermark_commits(spec: FlowSpec, operators: dict[str, FlowNodeOperator]) -> None:
+    """After the flow's last nodes (its sinks), one step per incremental node commits its watermark: so the
+    watermark moves only once every sink published (README: Incremental loading)."""
+    has_downstream = {up for node in spec.nodes for up in node.upstream}
+    last_nodes = [operators[node.id] for node in spec.nodes if node.id not in has_downstream]
+    for node in spec.nodes:
+        if node.incremental is not None:
+            commit = WatermarkCommitOperator(task_id=node.commit_task_id, source_task_id=node.id)
+            for last in last_nodes:
+                last >> commit
 
 
 def _caller_file() -> str | None:

@@ -189,12 +189,26 @@ def _check_nodes(spec: FlowSpec, registry: RuntimeRegistry) -> list[str]:
         except FlowValidationError as err:
             problems.append(f"node {node.id!r}: key 'runtime': {_bare(err)}")
             continue
+        if node.incremental is not None:
+            problems.extend(_check_incremental(spec, node, runtime.config_model))
         try:
-            validate_static_config(runtime.config_model, node.config)
+            validate_static_config(runtime.config_model, node.runtime_config())
         except FlowValidationError as err:
             lines = err.details.get("errors") or [err.message]
             problems.extend(f"node {node.id!r} ({node.runtime}): {line}" for line in lines)
     return problems
+
+
+def _check_incremental(spec: FlowSpec, node: FlowNode, model: type[BaseModel]) -> list[str]:
+    """``incremental`` needs a runtime that loads incrementally, one place to set it, and a free commit task id."""
+    where = f"node {node.id!r}: key 'incremental'"
+    if "incremental" not in model.model_fields:
+        return [f"{where}: runtime {node.runtime!r} cannot load incrementally; only http.source can"]
+    if "incremental" in node.config:
+        return [f"{where}: given both on the node and in its config; keep the node's and drop config.incremental"]
+    if any(other.id == node.commit_task_id for other in spec.nodes):
+        return [f"{where}: the commit step's task id {node.commit_task_id!r} is taken by a node; rename that node"]
+    return []
 
 
 def _check_params(spec: FlowSpec) -> list[str]:

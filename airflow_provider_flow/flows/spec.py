@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from airflow_provider_flow.errors import FlowValidationError
+from airflow_provider_flow.incremental import IncrementalConfig
 
 #: Airflow's dag_id rule (letters, digits, dashes, dots, underscores; at most 250 characters).
 DAG_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
@@ -44,6 +45,12 @@ NODE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,249}$"
 
 #: Schedule strings Airflow accepts besides cron expressions.
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+
+#: The commit step the builder adds after an incremental node is named ``<node id>`` + this.
+COMMIT_TASK_SUFFIX = "_commit_watermark"
+#: The DAG param a flow with incremental nodes gets (unless it defines its own) and the template reading it.
+FULL_REFRESH_PARAM = "full_refresh"
+FULL_REFRESH_TEMPLATE = "{{ params.full_refresh }}"
 
 _JSON_SCHEMA_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 
@@ -121,11 +128,32 @@ class FlowNode(_Strict):
     retry_delay_seconds: float | None = Field(default=None, ge=0)
     execution_timeout_seconds: float | None = Field(default=None, gt=0)
     outlets: list[str] = Field(default_factory=list, description="Asset URIs this node updates when it succeeds.")
+    incremental: IncrementalConfig | None = Field(
+        default=None,
+        description="Load incrementally (http.source): fetch only what changed since the watermark, which a commit "
+        "step after the flow's last nodes stores once they succeeded. 'full_refresh' defaults to the DAG param "
+        "'full_refresh'. README: Incremental loading.",
+    )
 
     @field_validator("outlets", mode="after")
     @classmethod
     def _asset_uris(cls, value: list[str]) -> list[str]:
         return [_check_asset_uri(uri) for uri in value]
+
+    # --- incremental loading (issue 14) ---
+    @property
+    def commit_task_id(self) -> str:
+        """The task the flow builder adds to commit this node's watermark (only with ``incremental``)."""
+        return f"{self.id}{COMMIT_TASK_SUFFIX}"
+
+    def runtime_config(self) -> dict[str, Any]:
+        """The runtime's config: ``config`` plus ``incremental`` (full_refresh from the DAG param unless set)."""
+        config = dict(self.config)
+        if self.incremental is not None:
+            block = self.incremental.model_dump(mode="json", exclude_unset=True)
+            block.setdefault("full_refresh", FULL_REFRESH_TEMPLATE)
+            config["incremental"] = block
+        return config
 
 
 class FlowSpec(_Strict):

@@ -40,6 +40,11 @@ from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
 from airflow_provider_flow.hooks.connections import known_secrets, register_secrets
 from airflow_provider_flow.operators.arguments import check_operator_arguments
+from airflow_provider_flow.operators.incremental import (
+    add_watermark_inlet,
+    add_watermark_to_context,
+    committed_watermark_for,
+)
 from airflow_provider_flow.operators.lineage import FlowLineageMixin
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
 from airflow_provider_flow.operators.task_state import task_store_from
@@ -165,6 +170,7 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
         self.config = dict(config or {})
         self.data = data
         self._check_at_parse_time()
+        add_watermark_inlet(self, self.config)  # issue 14: an incremental source reads its watermark asset
 
     def __getattr__(self, name: str) -> Any:
         """Config values as attributes (see the class docstring); reached only when normal lookup fails."""
@@ -209,12 +215,14 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render as Airflow does, then mask the sensitive header values before Airflow stores the rendered
         fields: a header filled from a Variable with an innocent name would be kept in clear otherwise."""
+        add_watermark_to_context(self, self.config, context)  # issue 14: {{ flow_watermark }}
         super().render_template_fields(context, jinja_env)
         if isinstance(self.config, Mapping):
             register_secrets(sensitive_header_values(self.config))
 
     def execute(self, context: Context) -> Any:
         state = self.build_state(context)
+        state.committed_watermark = committed_watermark_for(self, self.config, context)  # issue 14
         try:
             runtime = self.runtime_registry.get(self.runtime)
             config = validate_config(runtime.config_model, self.config, context=f"task {self.task_id!r}")

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from airflow_provider_flow.airflow_compat import task_level_params
 from airflow_provider_flow.http.pagination import HttpPagination
 from airflow_provider_flow.http.settings import HttpRetryConfig, HttpTimeoutConfig
+from airflow_provider_flow.incremental import IncrementalConfig
 from airflow_provider_flow.nodes.http_sink import HttpSinkConfig
 from airflow_provider_flow.nodes.http_source import HttpMethod, HttpSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
@@ -44,6 +45,9 @@ class HttpSourceOperator(FlowNodeOperator):
     :param conn_id: the Airflow connection (e.g. ``aws``) holding ``base_uri``'s credentials.
     :param part_size: object storage: bytes per multipart part (5 MiB to 5 GiB, default 8 MiB).
     :param max_response_bytes: fail when one response (or the whole XCom result) exceeds this size.
+    :param incremental: ``{"cursor": .., "param": .., "initial_value": .., "lag": .., "end_value": ..}``: fetch
+        only what changed since the committed watermark; put a ``WatermarkCommitOperator`` after the sinks
+        (README: "Incremental loading").
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class HttpSourceOperator(FlowNodeOperator):
         output_format: Literal["ndjson", "json", "csv"] = "ndjson",
         write_mode: Literal["overwrite", "error_if_exists"] = "overwrite",
         max_response_bytes: int | None = None,
+        incremental: IncrementalConfig | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         query = dict(query_params) if query_params is not None else task_level_params(params, kwargs.get("dag"))

@@ -18,6 +18,12 @@ Endpoints
 ``POST /v1/chat/completions``             OpenAI-compatible: a deterministic JSON answer for the record found in
                                            the last user message, shaped by ``response_format.json_schema`` when
                                            given (else ``{"sentiment", "summary"}``).
+``GET  /api/products?updated_since=T&limit=N&cursor=C``
+                                           an incremental feed: products with ``updated_at >= T`` (ISO 8601),
+                                           oldest change first, cursor pagination as for orders. The catalog
+                                           changes between syncs: every request without ``cursor`` (a new sync)
+                                           first adds 5 products and updates 3 (see :class:`ProductCatalog`).
+                                           Every request's query is logged (``DemoState.product_requests``).
 ``GET  /healthz``                         ``{"ok": true}``.
 
 Run it: ``python dags_examples/demo_server/server.py --port 8765`` (``--port 0`` picks a free port); it prints
@@ -32,6 +38,7 @@ import json
 import re
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -123,11 +130,73 @@ def _find_schema(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+PRODUCT_START_COUNT = 30
+PRODUCTS_ADDED_PER_SYNC = 5
+PRODUCTS_UPDATED_PER_SYNC = 3
+_CATALOG_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ProductCatalog:
+    """Products that change between syncs, deterministically: the source of the incremental example.
+
+    At step 0 there are 30 products, changed one minute apart. Each :meth:`advance` is one hour later: it adds 5
+    products and re-prices 3 existing ones, each change a second apart, so every ``updated_at`` is distinct and
+    later than every earlier one (what an ``updated_since`` API promises). Not thread-safe: callers hold the lock.
+    """
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.products: dict[int, dict[str, Any]] = {}
+        for i in range(1, PRODUCT_START_COUNT + 1):
+            self._put(i, version=1, moment=_CATALOG_EPOCH + timedelta(minutes=i))
+
+    def _put(self, product_id: int, *, version: int, moment: datetime) -> None:
+        self.products[product_id] = {
+            "id": product_id,
+            "name": f"{_PRODUCTS[product_id % len(_PRODUCTS)]} {product_id:03d}",
+            "price": round(5 + (product_id * 13 + version * 7) % 90 + 0.99, 2),
+            "version": version,
+            "updated_at": _stamp(moment),
+        }
+
+    def advance(self) -> None:
+        self.step += 1
+        hour = _CATALOG_EPOCH + timedelta(hours=self.step)
+        count = len(self.products)
+        changed = sorted({(self.step * 7 + n * 11) % count + 1 for n in range(PRODUCTS_UPDATED_PER_SYNC)})
+        for offset, product_id in enumerate(changed):
+            version = self.products[product_id]["version"] + 1
+            self._put(product_id, version=version, moment=hour + timedelta(seconds=offset))
+        for n in range(PRODUCTS_ADDED_PER_SYNC):
+            self._put(count + n + 1, version=1, moment=hour + timedelta(seconds=len(changed) + n))
+
+    def changed_since(self, since: str | None) -> list[dict[str, Any]]:
+        """Products with ``updated_at >= since`` (every product without ``since``), oldest change first."""
+        floor = _parse_instant(since) if since else None
+        rows = [p for p in self.products.values() if floor is None or _parse_instant(p["updated_at"]) >= floor]
+        return sorted(rows, key=lambda p: (p["updated_at"], p["id"]))
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"updated_since must be an ISO 8601 date-time, got {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 class DemoState:
     """What the sink endpoints received, shared by the server's threads."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.catalog = ProductCatalog()
+        self.product_requests: list[dict[str, str]] = []
+        """The query of every ``GET /api/products``, in order (the proof of what an incremental run asked)."""
         self.sinks: dict[str, list[Any]] = {}
         self.batches: dict[str, int] = {}
         self.idempotency_keys: set[str] = set()
@@ -173,6 +242,8 @@ class DemoHandler(BaseHTTPRequestHandler):
                 self._orders(query, status=url.path.removeprefix("/api/orders").strip("/") or None)
             elif url.path == "/api/customers":
                 self._customers(query)
+            elif url.path == "/api/products":
+                self._products(query)
             elif url.path.startswith("/api/sink/"):
                 name = url.path.removeprefix("/api/sink/")
                 with self.state.lock:
@@ -199,6 +270,22 @@ class DemoHandler(BaseHTTPRequestHandler):
         page = [i for i in matching if i > start][:limit]
         more = bool(page) and page[-1] < matching[-1]
         self._send(200, {"data": [order(i) for i in page], "next_cursor": f"o{page[-1]}" if more else None})
+
+    def _products(self, query: dict[str, list[str]]) -> None:
+        limit = _int(query, "limit", 25, low=1, high=100)
+        cursor = query.get("cursor", [""])[0]
+        if cursor and not re.fullmatch(r"p\d+", cursor):
+            raise ValueError(f"bad cursor {cursor!r}")
+        since = query.get("updated_since", [None])[0]
+        with self.state.lock:
+            self.state.product_requests.append({key: values[0] for key, values in query.items()})
+            if not cursor:  # a new sync: the catalog moved on since the last one
+                self.state.catalog.advance()
+            rows = self.state.catalog.changed_since(since)
+        start = int(cursor[1:]) if cursor else 0
+        page = rows[start : start + limit]
+        more = start + limit < len(rows)
+        self._send(200, {"data": page, "next_cursor": f"p{start + limit}" if more else None})
 
     def _customers(self, query: dict[str, list[str]]) -> None:
         page = _int(query, "page", 1, low=1, high=10_000)

@@ -22,6 +22,7 @@ EXPECTED_DAGS = {
     "flow_orders_fan_out_staged",
     "flow_orders_fan_out_s3",
     "flow_s3_large_write",
+    "flow_products_incremental",
 }
 #: The demo server's orders cycle through paid, paid, pending, refunded, paid: 72 of 120 are paid.
 PAID_ORDERS = 72
