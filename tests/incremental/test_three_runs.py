@@ -24,7 +24,11 @@ from tests.airflow_harness import run_dag, serialize_dag
 DAG_ID = "incremental_three_runs"
 
 
-def build_dag(dag_id: str = DAG_ID, query: dict[str, Any] | None = None, **incremental: Any) -> Any:
+def build_dag(
+    dag_id: str = DAG_ID, query: dict[str, Any] | None = None, *, run_files: bool = False, **incremental: Any
+) -> Any:
+    """The DAG under test; ``run_files``: one file per run (``products/run_<conf.run>.ndjson``) instead of the
+    merged snapshot, for tests that look at what one run wrote."""
     from airflow.sdk import DAG
 
     with DAG(dag_id=dag_id, schedule=None, max_active_runs=1) as dag:
@@ -37,15 +41,19 @@ def build_dag(dag_id: str = DAG_ID, query: dict[str, Any] | None = None, **incre
             pagination={"type": "cursor", "cursor_path": "next_cursor", "cursor_param": "cursor"},
             incremental={"cursor": "updated_at", **({"param": "updated_since"} | incremental)},
         )
-        # One file per run (an 'append' of whole runs). TODO(i14-dispositions): when helper C's file.sink
-        # `disposition: merge` (primary_key "id", newest by "updated_at") is merged, write ONE snapshot file with
-        # it here and assert the snapshot directly instead of folding the run files in `snapshot()` below.
+        # One snapshot kept current: each product once, the newest `updated_at` wins (file.sink's merge disposition).
+        target = (
+            "'products/run_' ~ dag_run.conf.get('run', 0) ~ '.ndjson'" if run_files else "'products/snapshot.ndjson'"
+        )
+        merge: dict[str, Any] = (
+            {} if run_files else {"disposition": "merge", "primary_key": "id", "cursor_field": "updated_at"}
+        )
         write = FileSinkOperator(
             task_id="write_products",
             data=fetch.output,
             fs_conn_id="flow_demo_fs",
-            path="{{ '../outside.ndjson' if dag_run.conf.get('break_sink') else "
-            "'products/run_' ~ dag_run.conf.get('run', 0) ~ '.ndjson' }}",
+            path="{{ '../outside.ndjson' if dag_run.conf.get('break_sink') else " + target + " }}",
+            **merge,
             declare_asset=False,
         )
         commit = WatermarkCommitOperator(task_id="commit_watermark", source_task_id="fetch_products")
@@ -64,20 +72,16 @@ def changed_since(server: Any, since: str) -> int:
         return len(server.state.catalog.changed_since(since))
 
 
-def run_files(base: Path) -> list[Path]:
-    return sorted((base / "products").glob("run_*.ndjson"))
+def snapshot_file(base: Path) -> Path:
+    return base / "products" / "snapshot.ndjson"
 
 
 def snapshot(base: Path) -> dict[int, dict[str, Any]]:
-    """Each product once, its newest version, from every run file (what a merge disposition keeps)."""
-    newest: dict[int, dict[str, Any]] = {}
-    for path in run_files(base):
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            kept = newest.get(record["id"])
-            if kept is None or record["updated_at"] >= kept["updated_at"]:
-                newest[record["id"]] = record
-    return newest
+    """The merged snapshot by id; fails if any product appears in it more than once."""
+    records = [json.loads(line) for line in snapshot_file(base).read_text().splitlines()]
+    by_id = {record["id"]: record for record in records}
+    assert len(by_id) == len(records), "a product appears twice in the merged snapshot"
+    return by_id
 
 
 def stored_watermark(dag_id: str = DAG_ID) -> Any:
@@ -136,6 +140,7 @@ def test_three_runs_fetch_only_changes_and_a_failed_sink_loses_nothing(
     assert stored_watermark() == watermark_1
 
     # run 2: the catalog moved on (5 added, 3 updated); the sink fails -> the watermark stays
+    snapshot_1 = snapshot_file(demo_connections).read_bytes()
     before = len(catalog_requests)
     second = run_dag(dag, conf={"run": 2, "break_sink": True})
     assert second.state == "failed"
@@ -147,7 +152,7 @@ def test_three_runs_fetch_only_changes_and_a_failed_sink_loses_nothing(
     assert second.xcom("fetch_products", "flow_watermark")["records"] == changed_since(demo_server, watermark_1)
     assert changed_since(demo_server, watermark_1) in (8, 9)
     assert stored_watermark() == watermark_1
-    assert len(run_files(demo_connections)) == 1
+    assert snapshot_file(demo_connections).read_bytes() == snapshot_1  # the failed run changed nothing
 
     # run 3: fetches from the old watermark again, so run 2's changes are recovered with run 3's
     before = len(catalog_requests)
@@ -232,7 +237,7 @@ def test_a_cleared_run_fetches_its_own_window_again_and_never_moves_the_watermar
 
     monkeypatch.setattr(incremental, "HAS_ASSET_STATE_STORE", state_store)
     dag_id = f"incremental_rerun_{'store' if state_store else 'events'}"
-    dag = build_dag(dag_id)
+    dag = build_dag(dag_id, run_files=True)
 
     def committed() -> Any:
         return stored_watermark(dag_id) if state_store else event_watermark(dag_id)
