@@ -45,8 +45,15 @@ GOALS: dict[str, Goal] = {
     "file_sink_csv": Goal("file.sink CSV", "within 1.2x of the csv module", "records"),
     "file_source_csv": Goal("file.source CSV", "within 1.2x of the csv module", "records"),
     "http_sink_c1": Goal("http.sink, concurrency 1", ">= 0.95x a plain httpx loop", "sink_records"),
+    "http_sink_c1_batch1000": Goal(
+        "http.sink, concurrency 1, batch 1000", ">= 0.95x a plain httpx loop", "sink_records"
+    ),
     "http_sink_c8_latency": Goal("http.sink, 20 ms server: c=8 vs c=1", ">= 5x", "sink_records"),
     "parse_cost": Goal("operators' import cost over airflow.sdk", "~70 ms, kept (<= 1/4 of HttpOperator's)", "none"),
+    "s3_atomic_write": Goal("S3: ObjectStorage.atomic_write (bytes)", ">= 0.8x boto3 upload_fileobj", "s3_mib"),
+    "s3_file_sink": Goal("S3: file.sink records -> NDJSON", ">= 0.8x boto3 upload_fileobj", "s3_mib"),
+    "s3_http_source_pages": Goal("S3: http.source JSON pages", ">= 0.8x boto3 upload_fileobj", "s3_mib"),
+    "s3_http_source_ndjson": Goal("S3: http.source NDJSON body", ">= 0.8x boto3 upload_fileobj", "s3_mib"),
 }
 
 #: size group -> (quick sizes, full sizes); the unit each script's --size takes for these goals
@@ -54,11 +61,19 @@ SIZES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "http_mb": ((10, 20, 40), (100, 200, 400)),  # MB of response body
     "records": ((50_000, 100_000, 200_000), (250_000, 500_000, 1_000_000)),
     "sink_records": ((5_000, 10_000, 20_000), (25_000, 50_000, 100_000)),
+    # MiB of object. s3_staging.py starts its own SeaweedFS and runs every case in a fresh process: ~1 min per size
+    # before any transfer, so quick mode measures one size (no scaling columns for S3 there; full mode has three).
+    "s3_mib": ((32,), (64, 128, 256)),
     "none": ((0,), (0,)),
 }
 #: ``--mode smoke``: checks the pipeline end to end in seconds (tests use it); its figures mean nothing.
-SMOKE_SIZES: dict[str, tuple[float, ...]] = {"http_mb": (1, 2, 3), "records": (200, 400, 800), "sink_records": (200,)}
-UNITS = {"http_mb": "MB", "records": "records", "sink_records": "records", "none": ""}
+SMOKE_SIZES: dict[str, tuple[float, ...]] = {
+    "http_mb": (1, 2, 3),
+    "records": (200, 400, 800),
+    "sink_records": (200,),
+    "s3_mib": (1,),
+}
+UNITS = {"http_mb": "MB", "records": "records", "sink_records": "records", "s3_mib": "MiB", "none": ""}
 
 
 @dataclass(frozen=True)
@@ -84,8 +99,15 @@ OWNER_SCRIPTS = (
         "records",
         ("file_sink_ndjson", "file_source_ndjson", "file_sink_csv", "file_source_csv"),
     ),
-    Script("http_sink_benchmark.py", "sink_records", ("http_sink_c1", "http_sink_c8_latency")),
+    Script(
+        "http_sink_benchmark.py", "sink_records", ("http_sink_c1", "http_sink_c1_batch1000", "http_sink_c8_latency")
+    ),
     Script("merge_benchmark.py", "records"),
+    Script(
+        "s3_staging.py",
+        "s3_mib",
+        ("s3_atomic_write", "s3_file_sink", "s3_http_source_pages", "s3_http_source_ndjson"),
+    ),
 )
 #: Goal ids some owner scripts printed before the ids were fixed (benchmarks/README.md): mapped, not duplicated.
 ALIASES = {
@@ -258,6 +280,8 @@ def render(outcomes: dict[str, Outcome], header: Sequence[str]) -> str:
         if "baseline_peak_rss_mib" in best.extra:
             detail.append(f"baseline peak RSS {_num(best.extra['baseline_peak_rss_mib'])} MiB")
         detail += [f"from {outcome.source}, {best.runs} runs at the largest size"]
+        if len(SIZES[goal.group][0]) == 1 and goal.group != "none" and len(outcome.results) == 1:
+            detail.append("one size only in quick mode (each size costs ~1 min of set-up): scaling in --mode full")
         detail += outcome.errors
         notes.append(f"- {goal.title}: " + "; ".join(detail))
     return "\n".join([*lines, "", "Notes:", "", *notes, ""])
