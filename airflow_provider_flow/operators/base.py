@@ -51,7 +51,7 @@ from airflow_provider_flow.redaction import SecretScrubber
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_flow.core.state import ExecutionState
+    from airflow_provider_flow.core.state import ExecutionState, KeyValueStore
 
 _NOT_SET: Any = object()
 
@@ -108,6 +108,14 @@ def sensitive_header_values(config: Mapping[str, Any]) -> list[str]:
         return []
     wanted = {str(name).lower() for name in names}
     return [str(value) for name, value in headers.items() if str(name).lower() in wanted and value]
+
+
+def task_store_from(context: Mapping[str, Any]) -> KeyValueStore:
+    """:func:`.task_state.task_store_from`, imported when a task runs: its fallback store brings storage and the
+    codecs, which a DAG file parse does not need."""
+    from airflow_provider_flow.operators.task_state import task_store_from as store_from
+
+    return store_from(context)
 
 
 def _plain(value: Any) -> Any:
@@ -247,7 +255,6 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
         # Imported at run time: a DAG file parse needs neither (the task store pulls in storage and codecs).
         from airflow_provider_flow.core.state import ExecutionState
         from airflow_provider_flow.hooks.settings import AirflowSettingsProvider
-        from airflow_provider_flow.operators.task_state import task_store_from
 
         ti = context["ti"]
         deadline = None
