@@ -14,8 +14,9 @@ so load on a shared machine hits every contender alike:
 * batch 100 on a server that waits 20 ms per request (a remote API's round trip): the node at concurrency 8
   next to the node at concurrency 1.
 
-The server (``tests/fixtures/fast_sink_server.py``) runs in its own process, so it never takes this process's GIL;
-after every contender's run it confirms it received every record. Ratios are project / baseline throughput per
+The server (``tests/fixtures/fast_server.py``, the benchmarks' shared loopback server: Nagle off, one write per
+small reply) runs in its own process, so it never takes this process's GIL; after every contender's run it confirms
+(``GET /sink/<name>``) that it received every record. Ratios are project / baseline throughput per
 run, reported as min/median/max over ``--runs``. Next to throughput it prints this process's CPU time per record
 (every thread; the server is another process): on a loaded machine wall-clock ratios swing widely while CPU per
 record barely moves, so ``cpu_ratio_median`` (baseline CPU / project CPU) rides along in each goal's entry. The
@@ -36,7 +37,6 @@ import os
 import resource
 import ssl
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -56,9 +56,9 @@ from airflow_provider_flow.core.settings import StaticSettingsProvider  # noqa: 
 from airflow_provider_flow.core.state import ExecutionState  # noqa: E402
 from airflow_provider_flow.http.settings import HttpSettings  # noqa: E402
 from airflow_provider_flow.nodes.http_sink import HttpSinkConfig, HttpSinkRuntime  # noqa: E402
-from tests.fixtures.fast_sink_server import served_counts  # noqa: E402
+from tests.fixtures.fast_server import serve_in_subprocess  # noqa: E402
 
-ENDPOINT = "/sink"
+ENDPOINT = "/sink/bench"
 CONN_ID = "bench_sink"
 LATENCY_MS = 20.0
 
@@ -77,23 +77,16 @@ def batches(records: list[dict[str, Any]], size: int) -> Iterator[list[dict[str,
 
 @contextmanager
 def sink_server(latency_ms: float) -> Iterator[str]:
-    """The fast sink server in a child process (its own GIL); yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fixtures.fast_sink_server", "--latency-ms", str(latency_ms)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().split()
-        if not line or line[0] != "PORT":
-            raise RuntimeError("the sink server did not start")
-        yield f"http://127.0.0.1:{line[1]}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """The fast server in a child process (its own GIL), answering each sink request after ``latency_ms``;
+    yields its base URL."""
+    with serve_in_subprocess(latency_ms=latency_ms) as url:
+        yield url
+
+
+def served_records(url: str) -> int:
+    """Records the server has accepted at ``ENDPOINT`` so far."""
+    received: int = httpx.get(url + ENDPOINT).json()["records"]
+    return received
 
 
 def run_node(url: str, records: list[dict[str, Any]], batch: int, concurrency: int) -> None:
@@ -178,11 +171,11 @@ class Case:
 
 def timed(runner: Runner, url: str, records: list[dict[str, Any]], batch: int, concurrency: int) -> tuple[float, float]:
     """Records per second of wall time, and microseconds of this process's CPU (every thread) per record."""
-    before = served_counts(url)["records"]
+    before = served_records(url)
     started, cpu_started = time.perf_counter(), time.process_time()
     runner(url, records, batch, concurrency)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    received = served_counts(url)["records"] - before
+    received = served_records(url) - before
     if received != len(records):
         raise RuntimeError(f"{runner.__name__} delivered {received} of {len(records)} records")
     return len(records) / elapsed, cpu / len(records) * 1e6

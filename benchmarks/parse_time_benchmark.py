@@ -7,12 +7,20 @@ parsing process.
 
 * import cost: wall time of ``import airflow.sdk`` alone, then the *extra* time of importing the operator
   modules on top of it in the same fresh process;
+* first task: the extra time of importing one operator and building one task of it in a DAG (ours: an
+  ``HttpSourceOperator``, whose config is validated at parse time on purpose, so its runtime module loads; theirs:
+  an ``HttpOperator``): what a DAG file with one task pays on top of ``import airflow.sdk``;
 * parse time: ``DagBag(dags_examples)`` in a fresh process after ``import airflow.sdk`` (first parse: loads the
   package, the runtimes' entry points and every example file) and the median of 5 re-parses in that process
   (what a long-lived DAG processor pays per cycle), plus per-file times from the same DagBag.
 
 Run: ``.venv/bin/python benchmarks/parse_time_benchmark.py [--repeat 5]``. No assertions: numbers depend on the
 machine; compare the columns, not absolute values.
+
+Bytecode: a deployed scheduler has ``.pyc`` files for every module, so the probes run with warm bytecode caches
+(``PYTHONPYCACHEPREFIX`` pointing at a temporary folder, one unmeasured warm-up per row; the installed venv is not
+written to). With ``PYTHONDONTWRITEBYTECODE`` set and no caches, every import would compile its source, which
+charges whichever side has fewer cached modules.
 
 For ``benchmarks/run_all.py`` it follows the BENCH-RESULT contract (``--runs`` = ``--repeat``, ``--size`` is
 ignored, ``--imports-only`` skips the DagBag part): goal ``parse_cost`` is what the operators add over
@@ -65,6 +73,31 @@ t2 = time.perf_counter()
 print(json.dumps({"sdk": t1 - t0, "extra": t2 - t1}))
 """
 
+OURS_TASK, THEIRS_TASK = "HttpSourceOperator task", "HttpOperator task"
+#: One DAG with one task, after ``import airflow.sdk``: import + construction (label -> statement).
+FIRST_TASK = {
+    OURS_TASK: (
+        "from airflow_provider_flow.operators.http import HttpSourceOperator as Op\n"
+        "kwargs = {'endpoint': '/items', 'records_path': 'items'}"
+    ),
+    THEIRS_TASK: (
+        "from airflow.providers.http.operators.http import HttpOperator as Op\nkwargs = {'endpoint': '/items'}"
+    ),
+}
+
+_TASK_PROBE = """
+import json, sys, time
+import airflow.sdk
+t1 = time.perf_counter()
+from airflow.sdk import DAG
+namespace = {}
+exec(sys.argv[1], namespace)
+with DAG("parse_cost", schedule=None):
+    namespace["Op"](task_id="t", **namespace["kwargs"])
+t2 = time.perf_counter()
+print(json.dumps({"extra": t2 - t1}))
+"""
+
 _PARSE_PROBE = """
 import json, statistics, sys, time
 import airflow.sdk
@@ -93,8 +126,10 @@ def _env() -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+            "PYTHONPYCACHEPREFIX": os.path.join(home, "pycache"),  # warm .pyc, outside the venv (docstring)
         }
     )
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -127,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.imports_only and label not in (OURS, THEIRS):
             continue
         extras = []
+        _run(_IMPORT_PROBE, *modules, env=env)  # warm-up: writes the bytecode caches
         for _ in range(args.repeat):
             result = _run(_IMPORT_PROBE, *modules, env=env)
             sdk.append(result["sdk"])
@@ -134,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         per_label[label] = extras
         print(f"  {label:46} {_fmt(extras):>28}")
     print(f"  {'(import airflow.sdk itself)':46} {_fmt(sdk):>28}\n")
+    print(f"{'one DAG, one task, over `import airflow.sdk`':48} {'extra time':>28}")
+    for label, statement in FIRST_TASK.items():
+        _run(_TASK_PROBE, statement, env=env)  # warm-up
+        per_label[label] = [_run(_TASK_PROBE, statement, env=env)["extra"] for _ in range(args.repeat)]
+        print(f"  {label:46} {_fmt(per_label[label]):>28}")
+    print()
     if args.imports_only:
         emit([_parse_cost(per_label)])
         return 0
@@ -161,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 def _parse_cost(per_label: dict[str, list[float]]) -> GoalResult:
     ours, theirs = per_label[OURS], per_label[THEIRS]
     low, mid, high = ratio_stats([t / o for o, t in zip(ours, theirs, strict=True)])
+    task_ours, task_theirs = per_label[OURS_TASK], per_label[THEIRS_TASK]
+    _, task_ratio, _ = ratio_stats([t / o for o, t in zip(task_ours, task_theirs, strict=True)])
     return GoalResult(
         goal="parse_cost",
         project=statistics.median(ours) * 1000,
@@ -174,7 +218,14 @@ def _parse_cost(per_label: dict[str, list[float]]) -> GoalResult:
         peak_rss_mib=0.0,
         baseline_name="HttpOperator import",
         runs=len(ours),
-        note="ratio = HttpOperator's extra import time / the operators' (fresh process each)",
+        note="ratio = HttpOperator's extra import time / the operators' (fresh process each, warm .pyc); "
+        f"one DAG with one task: HttpSourceOperator {statistics.median(task_ours) * 1000:.0f} ms, HttpOperator "
+        f"{statistics.median(task_theirs) * 1000:.0f} ms (ratio {task_ratio:.2f})",
+        extra={
+            "first_task_ms": round(statistics.median(task_ours) * 1000, 1),
+            "first_task_httpoperator_ms": round(statistics.median(task_theirs) * 1000, 1),
+            "first_task_ratio_median": round(task_ratio, 3),
+        },
     )
 
 

@@ -29,6 +29,8 @@ class RuntimeRegistry:
         self._group = entry_point_group
         self._loaded = entry_point_group is None
         self._lock = threading.RLock()
+        #: Entry-point names already loaded one by one (see ``_ensure_named``), skipped by the full load.
+        self._named: set[str] = set()
 
     def register(self, runtime: NodeRuntime[Any, Any, Any], *, replace: bool = False) -> None:
         """Add a runtime. A second runtime under the same name is an error unless ``replace`` is set."""
@@ -60,6 +62,9 @@ class RuntimeRegistry:
 
     def get(self, name: str) -> NodeRuntime[Any, Any, Any]:
         """The runtime called ``name``; an unknown name raises an error listing the known ones."""
+        runtime = self._runtimes.get(name) if self._ensure_named(name) else None
+        if runtime is not None:
+            return runtime
         self._ensure_loaded()
         runtime = self._runtimes.get(name)
         if runtime is not None:
@@ -96,8 +101,29 @@ class RuntimeRegistry:
             self._load_entry_points(entry_points(group=self._group))
             self._loaded = True
 
+    def _ensure_named(self, name: str) -> bool:
+        """Load only the entry points called ``name``; False when there are none (or no group).
+
+        Each DAG file parse looks up the runtimes of its own tasks: loading every runtime's module there (the LLM
+        client for a DAG of HTTP tasks) would make every parse pay for all of them.
+        """
+        if self._loaded or name in self._named:
+            return True
+        with self._lock:
+            if self._loaded or name in self._named:
+                return True
+            assert self._group is not None
+            named = [ep for ep in entry_points(group=self._group) if ep.name == name]
+            if not named:
+                return False
+            self._load_entry_points(named)
+            self._named.add(name)
+            return True
+
     def _load_entry_points(self, eps: Any) -> None:
         for ep in sorted(eps, key=lambda e: (e.name, e.value)):
+            if ep.name in self._named:  # loaded on its own before the full load
+                continue
             try:
                 runtime = self._instantiate(ep)
             except Exception as exc:  # a broken plugin must not hide the healthy ones

@@ -5,13 +5,14 @@ Its keywords' types and defaults are :class:`~airflow_provider_flow.nodes.ai_tra
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from airflow_provider_flow.nodes.ai_transform import AiTransformConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
-from airflow_provider_flow.records.codecs import RecordFormat
+
+if TYPE_CHECKING:  # annotations only: a DAG file parse never evaluates them
+    from airflow_provider_flow.records.codecs import RecordFormat
 
 
 class AiTransformOperator(FlowNodeOperator):
@@ -74,6 +75,9 @@ class AiTransformOperator(FlowNodeOperator):
         part_size: int | None = None,
         **kwargs: Any,
     ) -> None:
+        # The config model comes with its runtime (LLM client, caches): imported by the task that needs it.
+        from airflow_provider_flow.nodes.ai_transform import AiTransformConfig
+
         output_model = None
         if isinstance(output_schema, type) and issubclass(output_schema, BaseModel):
             # The config stays JSON (templating, XCom, UI); the class rides along, excluded from dumps.

@@ -36,7 +36,6 @@ from airflow_provider_flow.core.config import holds_template as _holds_template
 from airflow_provider_flow.core.config import validate_config, validate_static_config
 from airflow_provider_flow.core.registry import RuntimeRegistry, registry
 from airflow_provider_flow.core.runtime import RuntimeResult
-from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowError, FlowValidationError, PathTraversalError
 from airflow_provider_flow.hooks.connections import known_secrets, register_secrets
 from airflow_provider_flow.operators.arguments import check_operator_arguments
@@ -47,11 +46,12 @@ from airflow_provider_flow.operators.incremental import (
 )
 from airflow_provider_flow.operators.lineage import FlowLineageMixin
 from airflow_provider_flow.operators.retry_policy import FlowRetryPolicy
-from airflow_provider_flow.operators.task_state import task_store_from
 from airflow_provider_flow.redaction import SecretScrubber
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_flow.core.state import ExecutionState, KeyValueStore
 
 _NOT_SET: Any = object()
 
@@ -108,6 +108,14 @@ def sensitive_header_values(config: Mapping[str, Any]) -> list[str]:
         return []
     wanted = {str(name).lower() for name in names}
     return [str(value) for name, value in headers.items() if str(name).lower() in wanted and value]
+
+
+def task_store_from(context: Mapping[str, Any]) -> KeyValueStore:
+    """:func:`.task_state.task_store_from`, imported when a task runs: its fallback store brings storage and the
+    codecs, which a DAG file parse does not need."""
+    from airflow_provider_flow.operators.task_state import task_store_from as store_from
+
+    return store_from(context)
 
 
 def _plain(value: Any) -> Any:
@@ -244,6 +252,8 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
         return SecretScrubber([*known_secrets(), *sensitive_header_values(config)])
 
     def build_state(self, context: Context) -> ExecutionState:
+        # Imported at run time: a DAG file parse needs neither (the task store pulls in storage and codecs).
+        from airflow_provider_flow.core.state import ExecutionState
         from airflow_provider_flow.hooks.settings import AirflowSettingsProvider
 
         ti = context["ti"]

@@ -19,20 +19,18 @@ paths that would be refused, and tasks given explicit ``outlets`` declare nothin
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from airflow.sdk import Asset
 
 from airflow_provider_flow.errors import FlowValidationError, PathTraversalError
-from airflow_provider_flow.nodes.file_sink import FileSinkConfig
-from airflow_provider_flow.nodes.file_source import FileSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from, holds_template
-from airflow_provider_flow.records.codecs import RecordFormat
-from airflow_provider_flow.records.dispositions import Disposition
-from airflow_provider_flow.storage.atomic import WriteMode
-from airflow_provider_flow.storage.object_keys import confine_key, parse_base_uri
-from airflow_provider_flow.storage.paths import check_relative
+
+if TYPE_CHECKING:  # annotations only: a DAG file parse never evaluates them
+    from airflow_provider_flow.records.codecs import RecordFormat
+    from airflow_provider_flow.records.dispositions import Disposition
+    from airflow_provider_flow.storage.atomic import WriteMode
 
 ASSET_SCHEME = "flowfs"
 
@@ -41,6 +39,10 @@ def file_asset(
     path: str, *, fs_conn_id: str | None = "fs_default", base_path: str | None = None, base_uri: str | None = None
 ) -> Asset:
     """The asset a :class:`FileSinkOperator` declares for ``path``; use it in a consumer DAG's ``schedule``."""
+    # Imported when an asset is declared, not with the module: importing it is part of every DAG file's parse.
+    from airflow_provider_flow.storage.object_keys import confine_key, parse_base_uri
+    from airflow_provider_flow.storage.paths import check_relative
+
     if base_uri:
         try:
             location = parse_base_uri(base_uri)
@@ -97,6 +99,8 @@ class FileSourceOperator(FlowNodeOperator):
         allow_empty: bool = False,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_flow.nodes.file_source import FileSourceConfig  # with its runtime: see operators.http
+
         super().__init__(runtime="file.source", config=config_from(FileSourceConfig, locals()), **kwargs)
 
 
@@ -146,6 +150,8 @@ class FileSinkOperator(FlowNodeOperator):
         cursor_field: str | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_flow.nodes.file_sink import FileSinkConfig  # with its runtime: see operators.http
+
         if declare_asset and "outlets" not in kwargs:
             asset = _static_asset(path, fs_conn_id=fs_conn_id, base_path=base_path, base_uri=base_uri)
             if asset is not None:

@@ -13,16 +13,17 @@ query values passed directly (entries that came from the DAG's Params are never 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_flow.airflow_compat import task_level_params
-from airflow_provider_flow.http.pagination import HttpPagination
-from airflow_provider_flow.http.settings import HttpRetryConfig, HttpTimeoutConfig
-from airflow_provider_flow.incremental import IncrementalConfig
-from airflow_provider_flow.nodes.http_sink import HttpSinkConfig
-from airflow_provider_flow.nodes.http_source import HttpMethod, HttpSourceConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
 from airflow_provider_flow.operators.staged_assets import declare_staged_output
+
+if TYPE_CHECKING:  # annotations only: a DAG file parse never evaluates them
+    from airflow_provider_flow.http.pagination import HttpPagination
+    from airflow_provider_flow.http.settings import HttpRetryConfig, HttpTimeoutConfig
+    from airflow_provider_flow.incremental import IncrementalConfig
+    from airflow_provider_flow.nodes.http_source import HttpMethod
 
 
 class HttpSourceOperator(FlowNodeOperator):
@@ -81,6 +82,10 @@ class HttpSourceOperator(FlowNodeOperator):
         incremental: IncrementalConfig | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        # The config models come with their runtimes (HTTP client, codecs, storage): imported by the task that
+        # needs one, not by every DAG file that imports this module.
+        from airflow_provider_flow.nodes.http_source import HttpSourceConfig
+
         query = dict(query_params) if query_params is not None else task_level_params(params, kwargs.get("dag"))
         config = config_from(HttpSourceConfig, {**locals(), "params": query or None})
         declare_staged_output(kwargs, output_path=output_path, base_uri=base_uri)  # s3://bucket/key outlet
@@ -114,4 +119,6 @@ class HttpSinkOperator(FlowNodeOperator):
         base_path: str | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_flow.nodes.http_sink import HttpSinkConfig
+
         super().__init__(runtime="http.sink", config=config_from(HttpSinkConfig, locals()), data=data, **kwargs)

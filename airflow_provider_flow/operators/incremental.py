@@ -30,8 +30,6 @@ from pydantic import BaseModel
 
 from airflow_provider_flow.airflow_compat import HAS_ASSET_STATE_STORE, AirflowFailException
 from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.incremental import WATERMARK_XCOM_KEY
-from airflow_provider_flow.incremental.cursor import cursor_value
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -154,6 +152,10 @@ def committed_watermark_for(operator: BaseOperator, config: Any, context: Contex
 
 def _newer(candidate: Any, current: Any) -> bool:
     """True when ``candidate`` is after ``current``; values of different kinds fail with the usual message."""
+    # Run-time imports: operators.base imports this module, and the incremental package (its config model
+    # compiles JMESPath) is not needed to parse a DAG file.
+    from airflow_provider_flow.incremental.cursor import cursor_value
+
     new = cursor_value(candidate, field="candidate watermark")
     old = cursor_value(current, field="committed watermark")
     old.check_comparable(new, field="candidate watermark")
@@ -185,6 +187,8 @@ class WatermarkCommitOperator(BaseOperator):
         self.outlets = [*self.outlets, self.watermark]
 
     def execute(self, context: Context) -> Any:
+        from airflow_provider_flow.incremental.tracker import WATERMARK_XCOM_KEY
+
         outcome = context["ti"].xcom_pull(task_ids=self.source_task_id, key=WATERMARK_XCOM_KEY)
         if not isinstance(outcome, Mapping):
             raise AirflowFailException(

@@ -6,12 +6,13 @@ Its keywords' types and defaults are :class:`~airflow_provider_flow.nodes.transf
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_flow.nodes.transform import TransformConfig
 from airflow_provider_flow.operators.base import FlowNodeOperator, config_from
 from airflow_provider_flow.operators.staged_assets import declare_staged_output
-from airflow_provider_flow.records.codecs import RecordFormat
+
+if TYPE_CHECKING:  # annotations only: a DAG file parse never evaluates them
+    from airflow_provider_flow.records.codecs import RecordFormat
 
 
 class TransformOperator(FlowNodeOperator):
@@ -53,6 +54,9 @@ class TransformOperator(FlowNodeOperator):
         max_unique_keys: int = 5_000_000,
         **kwargs: Any,
     ) -> None:
+        # The config model comes with its runtime (JMESPath, codecs): imported by the task that needs it.
+        from airflow_provider_flow.nodes.transform import TransformConfig
+
         operations = [*(operations or []), *([{"apply": python_callable}] if python_callable is not None else [])]
         config = config_from(TransformConfig, locals())
         declare_staged_output(kwargs, output_path=output_path, base_uri=base_uri)  # s3://bucket/key outlet

@@ -12,6 +12,7 @@ keeps the two spellings equal. For every operator it checks, by alias or field n
 from __future__ import annotations
 
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Iterator
@@ -66,9 +67,15 @@ WIDENED: dict[tuple[type, str], set[Any]] = {
 
 
 def keywords(operator: type) -> dict[str, tuple[inspect.Parameter, Any]]:
-    """The operator's own keyword parameters with their resolved annotations."""
+    """The operator's own keyword parameters with their resolved annotations.
+
+    The operator modules import their annotation-only types under TYPE_CHECKING (a DAG file parse does not
+    evaluate annotations, tests/test_import_cost.py), so the names are resolved in the config model's module,
+    which imports the same types to declare its fields.
+    """
     init = operator.__init__  # type: ignore[misc]
-    hints = typing.get_type_hints(init, include_extras=True)
+    model_namespace = vars(sys.modules[CASES[operator][0].__module__])
+    hints = typing.get_type_hints(init, localns=model_namespace, include_extras=True)
     return {
         name: (param, hints.get(name, Any))
         for name, param in inspect.signature(init).parameters.items()

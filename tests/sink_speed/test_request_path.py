@@ -61,12 +61,13 @@ def sink(server_url: str, data: Any, **config: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("concurrency", "in_calling_thread"), [(1, True), (3, False)])
 def test_concurrency_1_sends_in_the_calling_thread_and_more_through_the_pool(
-    fast_sink_server, caplog, concurrency: int, in_calling_thread: bool
+    fast_server, caplog, concurrency: int, in_calling_thread: bool
 ) -> None:
     caplog.set_level(logging.INFO, logger="httpx")  # httpx logs each request from the thread that sent it
     records = [{"id": i} for i in range(50)]
-    result = sink(fast_sink_server.url, records, endpoint="/s", batch_size=5, max_concurrency=concurrency)
-    assert result["accepted_records"] == 50 and fast_sink_server.records == 50 and fast_sink_server.requests == 10
+    result = sink(fast_server.url, records, endpoint="/sink/s", batch_size=5, max_concurrency=concurrency)
+    counts = fast_server.sink_counts("s")
+    assert result["accepted_records"] == 50 and counts.records == 50 and counts.requests == 10
     senders = {r.threadName for r in caplog.records if r.name == "httpx" and "POST" in r.getMessage()}
     assert len(caplog.records) >= 10
     if in_calling_thread:
@@ -75,10 +76,11 @@ def test_concurrency_1_sends_in_the_calling_thread_and_more_through_the_pool(
         assert senders and all(name.startswith("http-sink") for name in senders)
 
 
-def test_batch_key_batches_reach_the_fast_server_whole(fast_sink_server) -> None:
-    result = sink(fast_sink_server.url, [{"id": i} for i in range(23)], endpoint="/s", batch_size=10, batch_key="items")
-    assert result == {"accepted_records": 23, "batches": 3, "endpoint": f"{fast_sink_server.url}/s", "method": "POST"}
-    assert fast_sink_server.records == 23
+def test_batch_key_batches_reach_the_fast_server_whole(fast_server) -> None:
+    records = [{"id": i} for i in range(23)]
+    result = sink(fast_server.url, records, endpoint="/sink/s", batch_size=10, batch_key="items")
+    assert result == {"accepted_records": 23, "batches": 3, "endpoint": f"{fast_server.url}/sink/s", "method": "POST"}
+    assert fast_server.sink_counts("s").records == 23
 
 
 def test_a_first_failure_starts_the_retry_loop_with_attempts_counted_and_the_url_redacted(http_server) -> None:
