@@ -38,9 +38,10 @@ def _validate(paths: Sequence[str]) -> int:
 def _schema() -> int:
     import json
 
-    from airflow_provider_flow.flows.spec import FlowSpec
+    from airflow_provider_flow.core.registry import registry
+    from airflow_provider_flow.flows.schema import flow_json_schema
 
-    print(json.dumps(FlowSpec.model_json_schema(), indent=2))
+    print(json.dumps(flow_json_schema(registry), indent=2))
     return 0
 
 
