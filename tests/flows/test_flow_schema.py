@@ -72,8 +72,10 @@ def test_a_template_stands_where_a_typed_value_goes(validator: Any) -> None:
     assert problems(validator, flow({"endpoint": "/api/orders", "max_pages": "many"}, runtime="http.source"))
 
 
-def test_the_command_prints_the_same_schema() -> None:
+def test_the_command_prints_the_schema_with_every_built_in_runtime() -> None:
     printed = subprocess.run(
         [sys.executable, "-m", "airflow_provider_flow", "schema"], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
-    assert json.loads(printed) == flow_json_schema(registry)
+    rules = json.loads(printed)["$defs"]["FlowNode"]["allOf"]
+    covered = {rule["if"]["properties"]["runtime"]["const"] for rule in rules}
+    assert {"http.source", "http.sink", "file.source", "file.sink", "transform", "ai.transform"} <= covered
