@@ -185,6 +185,14 @@ class ProgressReporter:
                 self._tick()
             yield record
 
+    def add_input(self, count: int) -> None:
+        """:meth:`track_input` for a runtime that reads a block of ``count`` records at a time (set
+        ``total_input`` first when the total is known): one count and one countdown step per block."""
+        self.inputs += count
+        self._countdown -= 1
+        if self._countdown <= 0:
+            self._tick()
+
     def receiving(self, bytes_so_far: int) -> None:
         """Bytes of a body still downloading (absolute: a retried request starts again at 0). Shown in progress
         lines and the estimate, counted for good only when the runtime calls ``update(bytes=...)`` for the body."""
@@ -282,3 +290,25 @@ def paced(
         if count is not None:
             count()
         yield record
+
+
+def paced_blocks(
+    blocks: Iterable[tuple[list[Any], Any]],
+    state: ExecutionState,
+    phase: str,
+    progress: ProgressReporter | None = None,
+    *,
+    as_input: bool = False,
+) -> Iterator[tuple[list[Any], Any]]:
+    """:func:`paced` a block of records at a time (``(records, anything)`` pairs, e.g.
+    :func:`~airflow_provider_flow.records.input.input_blocks`): the deadline checked before each block, and its
+    records counted in ``progress`` as records (or, ``as_input``, as input read: :meth:`ProgressReporter.add_input`)
+    once the block is handed on. A block is at most about a MiB of input, so the pace of lines stays the same."""
+    for block in blocks:
+        state.check_deadline(phase)
+        yield block
+        if progress is not None:  # counted once handed on: the count never runs ahead of what was done
+            if as_input:
+                progress.add_input(len(block[0]))
+            else:
+                progress.update(records=len(block[0]))

@@ -33,6 +33,7 @@ import csv
 import datetime as _dt
 import decimal
 import io
+import itertools
 import json
 import math
 import os
@@ -377,14 +378,13 @@ def count_records(stream: BinaryIO, format: str, encoding: str, name: str) -> in
     count = lineno = 0
     try:
         for lines in _line_blocks(stream):
-            for line in lines:
-                lineno += 1
-                try:
+            try:
+                for line in lines:  # the usual block: every line one record, nothing counted per line
                     decode(line)
-                except Exception:  # decided exactly as _ndjson_bytes decides
-                    if _ndjson_text_line(line.decode("utf-8"), lineno, name) is _BLANK:
-                        continue
-                count += 1
+                count += len(lines)
+            except Exception:  # decided exactly as _ndjson_bytes decides, line by line
+                count += len(_ndjson_slow_block(lines, lineno, name))
+            lineno += len(lines)
     except UnicodeDecodeError as exc:
         raise _decode_error(exc, name, encoding) from None
     return count
@@ -438,3 +438,55 @@ def read_os_errors(records: Iterator[Any], path: str) -> Iterator[Any]:
         yield from records
     except OSError as exc:
         raise file_error(exc, path=path, operation="read") from exc
+
+
+# -- record blocks: one list per block read, so per-record work is the caller's own loop (or a C iterator) --------
+
+#: Records per block of formats read through a text reader (one generator step per record there anyway).
+TEXT_BLOCK_RECORDS = 1000
+
+
+def record_blocks(
+    stream: BinaryIO, format: str, encoding: str, name: str
+) -> Iterator[tuple[list[Any], list[bytes] | None]]:
+    """The records :func:`parse_stream` yields, a list per block, each parsed and checked exactly as there, with
+    the NDJSON lines they were parsed from when those are their exact JSON (else None).
+
+    Lines come only with UTF-8 NDJSON blocks whose every line the fast parser took as one record (one record
+    per line, same order, line ends and byte-order mark removed): a writer of UTF-8 NDJSON can then write the
+    lines as they are. A block with a blank line, or a line only the stdlib reads (NaN, a lone surrogate escape),
+    is parsed line by line exactly as :func:`parse_stream` does and comes without lines.
+    """
+    if format != "ndjson" or codecs.lookup(encoding).name != "utf-8":
+        records = parse_stream(stream, format, encoding, name)
+        while block := list(itertools.islice(records, TEXT_BLOCK_RECORDS)):
+            yield block, None
+        return
+    decode = FAST_DECODER.decode
+    lineno = 0
+    try:
+        for lines in _line_blocks(stream):
+            try:
+                block = [decode(line) for line in lines]
+            except Exception:  # a line the fast parser refuses: the whole block line by line, as _ndjson_bytes
+                yield _ndjson_slow_block(lines, lineno, name), None
+            else:
+                yield block, lines
+            lineno += len(lines)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(exc, name, encoding) from None
+
+
+def _ndjson_slow_block(lines: list[bytes], lineno: int, name: str) -> list[Any]:
+    decode = FAST_DECODER.decode
+    block = []
+    for line in lines:
+        lineno += 1
+        try:
+            record = decode(line)
+        except Exception:  # decided here, exactly as the text reader decides
+            record = _ndjson_text_line(line.decode("utf-8"), lineno, name)
+            if record is _BLANK:
+                continue
+        block.append(record)
+    return block
