@@ -321,6 +321,13 @@ def _line_blocks(stream: BinaryIO) -> Iterator[list[bytes]]:
     ``\r\n`` and a lone ``\r`` end a line) and without their line ends; a UTF-8 byte-order mark in front is
     dropped. Read in large blocks (a line spanning many blocks is joined once); one list per block keeps the
     per-line cost to the caller's own loop."""
+    for lines, _exact in _lines_and_bytes(stream):
+        yield lines
+
+
+def _lines_and_bytes(stream: BinaryIO) -> Iterator[tuple[list[bytes], bytes | memoryview | None]]:
+    """:func:`_line_blocks` with, for a block whose lines all end in ``\n`` alone, the block's bytes: exactly
+    its lines, each followed by ``\n`` (no copy: a view of what was read). None where a ``\r`` is in the block."""
     pending: list[bytes] = []
     first = True
     while block := stream.read(_BLOCK):
@@ -335,10 +342,13 @@ def _line_blocks(stream: BinaryIO) -> Iterator[list[bytes]]:
         lines = block.split(b"\n")
         rest = lines.pop()
         pending = [rest] if rest else []
-        yield _universal(lines) if b"\r" in block else lines
+        if b"\r" in block:
+            yield _universal(lines), None
+        else:
+            yield lines, memoryview(block)[: len(block) - len(rest)] if rest else block
     if pending:
         tail = b"".join(pending)
-        yield _universal([tail]) if b"\r" in tail else [tail]
+        yield (_universal([tail]), None) if b"\r" in tail else ([tail], None)
 
 
 def _universal(lines: list[bytes]) -> list[bytes]:
@@ -448,14 +458,14 @@ TEXT_BLOCK_RECORDS = 1000
 
 def record_blocks(
     stream: BinaryIO, format: str, encoding: str, name: str
-) -> Iterator[tuple[list[Any], list[bytes] | None]]:
+) -> Iterator[tuple[list[Any], bytes | memoryview | None]]:
     """The records :func:`parse_stream` yields, a list per block, each parsed and checked exactly as there, with
-    the NDJSON lines they were parsed from when those are their exact JSON (else None).
+    the NDJSON text they were parsed from when it is their exact JSON (else None).
 
-    Lines come only with UTF-8 NDJSON blocks whose every line the fast parser took as one record (one record
-    per line, same order, line ends and byte-order mark removed): a writer of UTF-8 NDJSON can then write the
-    lines as they are. A block with a blank line, or a line only the stdlib reads (NaN, a lone surrogate escape),
-    is parsed line by line exactly as :func:`parse_stream` does and comes without lines.
+    The text comes only with UTF-8 NDJSON blocks whose every line the fast parser took as one record: the
+    lines in order, each ending in ``\n`` (line ends other than ``\n`` and the byte-order mark removed), so a
+    writer of UTF-8 NDJSON can write it as it is. A block with a blank line, or a line only the stdlib reads
+    (NaN, a lone surrogate escape), is parsed line by line exactly as :func:`parse_stream` does, without text.
     """
     if format != "ndjson" or codecs.lookup(encoding).name != "utf-8":
         records = parse_stream(stream, format, encoding, name)
@@ -465,13 +475,13 @@ def record_blocks(
     decode = FAST_DECODER.decode
     lineno = 0
     try:
-        for lines in _line_blocks(stream):
+        for lines, exact in _lines_and_bytes(stream):
             try:
                 block = [decode(line) for line in lines]
             except Exception:  # a line the fast parser refuses: the whole block line by line, as _ndjson_bytes
                 yield _ndjson_slow_block(lines, lineno, name), None
             else:
-                yield block, lines
+                yield block, (exact if exact is not None else b"".join(line + b"\n" for line in lines))
             lineno += len(lines)
     except UnicodeDecodeError as exc:
         raise _decode_error(exc, name, encoding) from None

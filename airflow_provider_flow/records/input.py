@@ -34,7 +34,7 @@ def upstream_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
 LIST_BLOCK_RECORDS = 1000
 
 #: One block of records, with the NDJSON lines they were read from when those are their exact JSON (else None).
-Block = tuple[list[Any], list[bytes] | None]
+Block = tuple[list[Any], bytes | memoryview | None]
 
 
 def input_records(

@@ -184,7 +184,7 @@ def iter_reference(
 
 def reference_blocks(
     ref: FileReference, state: ExecutionState, *, verify: bool = True, trusted_bases: Sequence[str] = ()
-) -> Iterator[tuple[list[Any], list[bytes] | None]]:
+) -> Iterator[tuple[list[Any], bytes | memoryview | None]]:
     """:func:`iter_reference` a block at a time (:func:`~airflow_provider_flow.records.codecs.record_blocks`):
     the same records, checks and errors, with the original NDJSON lines where they are the records' exact JSON."""
     fmt = detect_format(ref.path, ref.format)

@@ -224,28 +224,27 @@ class RecordWriter:
         if self._pending_size >= _FLUSH_AT:
             self._flush()
 
-    def write_lines(self, lines: list[bytes]) -> None:
-        """:meth:`write_line` for a block of lines (each parsed as one JSON record by the caller): one join, one
-        count, however many lines. Only when :attr:`takes_lines`."""
-        if not lines:
-            return
-        data = b"\n".join(lines)
-        self._pending.append(data)
-        self._pending.append(b"\n")
-        self._pending_size += len(data) + 1
-        self.records += len(lines)
-        if self._pending_size >= _FLUSH_AT:
+    def write_text(self, text: bytes | memoryview, count: int) -> None:
+        """``count`` records given as NDJSON text the caller has already parsed, one record per line, each line
+        ending in ``\n`` (a read block of an NDJSON file): written as is, so pass-through costs no re-encoding.
+        Only when :attr:`takes_lines`."""
+        if len(text) >= _FLUSH_AT:  # a whole read block: straight to the atomic writer, no copy into the buffer
             self._flush()
+            assert self._writer is not None
+            self._writer.write(text)  # type: ignore[arg-type]
+        else:
+            self._emit_bytes(bytes(text))
+        self.records += count
 
-    def write_blocks(self, blocks: Iterable[tuple[list[Any], list[bytes] | None]]) -> int:
+    def write_blocks(self, blocks: Iterable[tuple[list[Any], bytes | memoryview | None]]) -> int:
         """Write blocks of records (:func:`~airflow_provider_flow.records.input.input_blocks`): a block that comes
-        with its original NDJSON lines is written as those lines when :attr:`takes_lines` (pass-through, no
+        with its original NDJSON text is written as that text when :attr:`takes_lines` (pass-through, no
         re-encoding), any other block record by record. Returns how many records this call wrote."""
         before = self.records
-        lines_as_is = self.takes_lines
-        for records, lines in blocks:
-            if lines is not None and lines_as_is:
-                self.write_lines(lines)
+        text_as_is = self.takes_lines
+        for records, text in blocks:
+            if text is not None and text_as_is:
+                self.write_text(text, len(records))
             else:
                 self.write_many(records)
         return self.records - before
