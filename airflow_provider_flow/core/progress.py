@@ -301,14 +301,17 @@ def paced_blocks(
     as_input: bool = False,
 ) -> Iterator[tuple[list[Any], Any]]:
     """:func:`paced` a block of records at a time (``(records, anything)`` pairs, e.g.
-    :func:`~airflow_provider_flow.records.input.input_blocks`): the deadline checked before each block, and its
-    records counted in ``progress`` as records (or, ``as_input``, as input read: :meth:`ProgressReporter.add_input`)
-    once the block is handed on. A block is at most about a MiB of input, so the pace of lines stays the same."""
+    :func:`~airflow_provider_flow.records.input.input_blocks`): the deadline checked before each block, its records
+    counted in ``progress`` once the block is handed on, or with ``as_input`` as input read
+    (:meth:`ProgressReporter.add_input`) as it is read. A block is at most about a MiB of input (or a thousand
+    inline records), so lines keep their pace and their content."""
     for block in blocks:
         state.check_deadline(phase)
-        yield block
-        if progress is not None:  # counted once handed on: the count never runs ahead of what was done
-            if as_input:
-                progress.add_input(len(block[0]))
-            else:
-                progress.update(records=len(block[0]))
+        if progress is None:
+            yield block
+        elif as_input:
+            progress.add_input(len(block[0]))
+            yield block
+        else:
+            yield block
+            progress.update(records=len(block[0]))  # once written: the count never runs ahead of the output
