@@ -237,5 +237,10 @@ class TransformRuntime:
         per_record = any(op.apply is not None for op in config.operations)
         records = run_pipeline(read, stages, state=state if per_record else None)
         return emit_records(
-            records, progress, storage=storage, output_path=config.output_path, format=config.output_format
+            records,
+            progress,
+            storage=storage,
+            output_path=config.output_path,
+            format=config.output_format,
+            batched=not per_record,
         )

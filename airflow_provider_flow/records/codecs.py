@@ -500,3 +500,20 @@ def _ndjson_slow_block(lines: list[bytes], lineno: int, name: str) -> list[Any]:
                 continue
         block.append(record)
     return block
+
+
+def encode_ndjson(records: list[Any], first_index: int) -> bytes:
+    """The NDJSON text of ``records`` (numbered from ``first_index``): exactly :func:`encode_record`'s bytes for
+    each, each followed by ``\\n``, and the same error for the first record that cannot be written, but with no
+    Python call per record (one comprehension, one NaN/Infinity check per batch unless a ``null`` shows up)."""
+    try:
+        lines = [orjson.dumps(record, default=_json_default, option=_ORJSON_OPTIONS) for record in records]
+    except TypeError:  # one orjson cannot write: every record as encode_record decides, in order
+        lines = [encode_record(record, first_index + offset) for offset, record in enumerate(records)]
+    lines.append(b"")
+    text = b"\n".join(lines)
+    if b"null" in text:  # orjson writes NaN and Infinity as null: the records whose line has one are checked
+        for offset, (line, record) in enumerate(zip(lines, records, strict=False)):
+            if b"null" in line and _has_non_finite(record):
+                encode_record(record, first_index + offset)  # raises, naming NaN/Infinity
+    return text
