@@ -26,7 +26,10 @@ from airflow_provider_flow.nodes.file_sink import FileSinkConfig, FileSinkRuntim
 from airflow_provider_flow.nodes.transform import TransformConfig, TransformRuntime
 from airflow_provider_flow.records.codecs import encode_ndjson, encode_record
 from airflow_provider_flow.records.input import input_blocks, input_records
+from airflow_provider_flow.records.output import OriginalLines
 from airflow_provider_flow.records.reference import FileReference
+from airflow_provider_flow.records.staging import PageStage
+from airflow_provider_flow.storage.local_store import LocalStorage
 
 #: Lines no encoder writes this way (spaces, escapes, exponents, a big integer), so a re-encoded line shows.
 ODD = [
@@ -178,3 +181,17 @@ def test_batched_encoding_is_record_encoding(records: list[Any]) -> None:
 def test_batched_encoding_names_the_first_bad_record() -> None:
     with pytest.raises(FlowValidationError, match=r"record 7\b"):
         encode_ndjson([{"a": None}, {"a": 1}, {"a": math.nan}, {"a": object()}], 5)
+
+
+def test_a_staged_page_takes_the_lines_its_records_came_with(base: str) -> None:
+    lines = OriginalLines()
+    stage = PageStage(LocalStorage(base), "stage", original_lines=lines)
+    named, other = {"b": 2, "a": 1}, {"c": [1, 2.5]}
+    lines.record, lines.line = named, b'{ "b" : 2 , "a" : 1 }'
+    stage.write(named)  # the record the producer named: its line as it came
+    stage.write(other)  # any other record (or a changed copy): encoded as usual
+    stage.write(dict(named))
+    assert stage.finish_page() == 3
+    staged = Path(base, "stage/page-00000001.ndjson").read_bytes()
+    assert staged == b'{ "b" : 2 , "a" : 1 }\n{"c":[1,2.5]}\n{"b":2,"a":1}\n'
+    assert list(stage.records(1)) == [named, other, named]
