@@ -22,7 +22,8 @@ every update that carries bytes or pages, which are rare by nature). What a pers
 Both formats are stable, so ``grep ' done: '`` over task logs finds every node's summary. The interval is
 ``interval=`` for a runtime, or the ``FLOW_PROGRESS_INTERVAL`` environment variable (seconds) of the worker for
 every node. :func:`paced` is the one loop that counts records and honours the deadline, for every runtime that
-streams records.
+streams records; :func:`paced_blocks` does the same a block of records at a time, for runtimes that read and
+write in blocks (file.sink, transform), where a layer per record would cost more than the work itself.
 """
 
 from __future__ import annotations

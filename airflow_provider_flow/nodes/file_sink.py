@@ -19,6 +19,7 @@ snapshot ``path`` by ``primary_key`` (:mod:`~airflow_provider_flow.records.merge
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import os
 from typing import Any
@@ -104,7 +105,7 @@ class FileSinkRuntime:
         progress = ProgressReporter(state.log, f"file.sink {config.path!r}", total_records=expected_records(input))
         # Blocks, not records: counted and paced once per block, and a block read from an NDJSON reference with
         # its validated lines is written as those lines when the output is UTF-8 NDJSON too (no re-encoding).
-        blocks = input_blocks(input, state, trusted_bases=(trust_root(storage),))
+        blocks = input_blocks(input, state, trusted_bases=(trust_root(storage),), text_only=takes_text(config))
         blocks = paced_blocks(blocks, state, "write", progress)
         if config.disposition == "merge":
             records = itertools.chain.from_iterable(block for block, _lines in blocks)
@@ -145,6 +146,14 @@ class FileSinkRuntime:
         progress.bytes = ref.bytes
         progress.finish(output=f"{ref.path} ({how}, sha256 {ref.sha256})")
         return ref
+
+
+def takes_text(config: FileSinkConfig) -> bool:
+    """Whether the file written takes NDJSON text as it is (:attr:`RecordWriter.takes_lines`: UTF-8 NDJSON, and
+    no merge, which needs the records): then lines read from a reference are checked, not kept as records."""
+    fmt = config.format or ("ndjson" if config.disposition == "append" else None)
+    utf8 = codecs.lookup(config.encoding).name == "utf-8"
+    return config.disposition != "merge" and utf8 and detect_format(config.path, fmt) == "ndjson"
 
 
 def check_disposition(config: FileSinkConfig) -> None:

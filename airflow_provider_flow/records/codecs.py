@@ -29,6 +29,7 @@ read as bytes in 1 MiB blocks (no text decoding pass); other encodings go throug
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import datetime as _dt
 import decimal
@@ -457,7 +458,7 @@ TEXT_BLOCK_RECORDS = 1000
 
 
 def record_blocks(
-    stream: BinaryIO, format: str, encoding: str, name: str
+    stream: BinaryIO, format: str, encoding: str, name: str, *, text_only: bool = False
 ) -> Iterator[tuple[list[Any], bytes | memoryview | None]]:
     """The records :func:`parse_stream` yields, a list per block, each parsed and checked exactly as there, with
     the NDJSON text they were parsed from when it is their exact JSON (else None).
@@ -466,6 +467,10 @@ def record_blocks(
     lines in order, each ending in ``\n`` (line ends other than ``\n`` and the byte-order mark removed), so a
     writer of UTF-8 NDJSON can write it as it is. A block with a blank line, or a line only the stdlib reads
     (NaN, a lone surrogate escape), is parsed line by line exactly as :func:`parse_stream` does, without text.
+
+    ``text_only``: the caller writes the text of every block that has one (a UTF-8 NDJSON writer), so those
+    blocks' lines are parsed to check them and nothing parsed is kept: their first item is the list of lines
+    (one per record, for the count), not records.
     """
     if format != "ndjson" or codecs.lookup(encoding).name != "utf-8":
         records = parse_stream(stream, format, encoding, name)
@@ -477,7 +482,11 @@ def record_blocks(
     try:
         for lines, exact in _lines_and_bytes(stream):
             try:
-                block = [decode(line) for line in lines]
+                if text_only:
+                    collections.deque(map(decode, lines), maxlen=0)  # each line checked, nothing kept
+                    block = lines
+                else:
+                    block = [decode(line) for line in lines]
             except Exception:  # a line the fast parser refuses: the whole block line by line, as _ndjson_bytes
                 yield _ndjson_slow_block(lines, lineno, name), None
             else:

@@ -55,26 +55,36 @@ def input_records(
 
 
 def input_blocks(
-    data: Any, state: ExecutionState, *, field: str = "data", trusted_bases: Sequence[str] = ()
+    data: Any,
+    state: ExecutionState,
+    *,
+    field: str = "data",
+    trusted_bases: Sequence[str] = (),
+    text_only: bool = False,
 ) -> Iterator[Block]:
     """:func:`input_records` a block at a time, so a runtime counts, paces and writes per block, not per record.
 
     Inline lists come in slices of :data:`LIST_BLOCK_RECORDS`; referenced files a read block at a time, with
     their original NDJSON lines where those are the records' exact JSON (a UTF-8 NDJSON writer takes them as
     they are: :meth:`~airflow_provider_flow.records.writer.RecordWriter.write_lines`); records from a Python
-    generator one by one (it may be slow: nothing waits for a block of them to fill).
+    generator one by one (it may be slow: nothing waits for a block of them to fill). ``text_only``: the caller
+    writes the text of every block that has one (see :func:`~airflow_provider_flow.records.codecs.record_blocks`).
     """
     kind, value = _classify(data, field)  # here, so bad input fails before the runtime opens anything
-    return _blocks(kind, value, state, field, trusted_bases)
+    return _blocks(kind, value, state, field, trusted_bases, text_only)
 
 
-def _blocks(kind: str, value: Any, state: ExecutionState, field: str, trusted_bases: Sequence[str]) -> Iterator[Block]:
+def _blocks(
+    kind: str, value: Any, state: ExecutionState, field: str, trusted_bases: Sequence[str], text_only: bool
+) -> Iterator[Block]:
     if kind == "upstreams":
         for upstream_id, output in value.items():
-            yield from input_blocks(output, state, field=f"{field}.{upstream_id}", trusted_bases=trusted_bases)
+            yield from input_blocks(
+                output, state, field=f"{field}.{upstream_id}", trusted_bases=trusted_bases, text_only=text_only
+            )
     elif kind == "references":
         for ref in value:
-            yield from reference_blocks(ref, state, trusted_bases=trusted_bases)
+            yield from reference_blocks(ref, state, trusted_bases=trusted_bases, text_only=text_only)
     elif isinstance(value, (list, tuple)):
         for start in range(0, len(value), LIST_BLOCK_RECORDS):
             yield list(value[start : start + LIST_BLOCK_RECORDS]), None

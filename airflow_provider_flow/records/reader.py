@@ -183,13 +183,19 @@ def iter_reference(
 
 
 def reference_blocks(
-    ref: FileReference, state: ExecutionState, *, verify: bool = True, trusted_bases: Sequence[str] = ()
+    ref: FileReference,
+    state: ExecutionState,
+    *,
+    verify: bool = True,
+    trusted_bases: Sequence[str] = (),
+    text_only: bool = False,
 ) -> Iterator[tuple[list[Any], bytes | memoryview | None]]:
-    """:func:`iter_reference` a block at a time (:func:`~airflow_provider_flow.records.codecs.record_blocks`):
-    the same records, checks and errors, with the original NDJSON lines where they are the records' exact JSON."""
+    """:func:`iter_reference` a block at a time (:func:`~airflow_provider_flow.records.codecs.record_blocks`,
+    which says what ``text_only`` does): the same records, checks and errors, with the original NDJSON text where
+    it is the records' exact JSON."""
     fmt = detect_format(ref.path, ref.format)
     with _opened_reference(ref, state, verify=verify, trusted_bases=trusted_bases) as stream:
-        yield from record_blocks(stream, fmt, check_encoding(ref.encoding), ref.path)
+        yield from record_blocks(stream, fmt, check_encoding(ref.encoding), ref.path, text_only=text_only)
 
 
 @contextmanager

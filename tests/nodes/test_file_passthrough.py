@@ -22,13 +22,14 @@ from airflow_provider_flow.core.config import validate_config
 from airflow_provider_flow.core.settings import StaticSettingsProvider
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FileError, FlowValidationError
-from airflow_provider_flow.nodes.file_sink import FileSinkConfig, FileSinkRuntime
+from airflow_provider_flow.nodes.file_sink import FileSinkConfig, FileSinkRuntime, takes_text
 from airflow_provider_flow.nodes.transform import TransformConfig, TransformRuntime
 from airflow_provider_flow.records.codecs import encode_ndjson, encode_record
 from airflow_provider_flow.records.input import input_blocks, input_records
 from airflow_provider_flow.records.output import OriginalLines
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.staging import PageStage
+from airflow_provider_flow.records.writer import RecordWriter
 from airflow_provider_flow.storage.local_store import LocalStorage
 
 #: Lines no encoder writes this way (spaces, escapes, exponents, a big integer), so a re-encoded line shows.
@@ -195,3 +196,27 @@ def test_a_staged_page_takes_the_lines_its_records_came_with(base: str) -> None:
     staged = Path(base, "stage/page-00000001.ndjson").read_bytes()
     assert staged == b'{ "b" : 2 , "a" : 1 }\n{"c":[1,2.5]}\n{"b":2,"a":1}\n'
     assert list(stage.records(1)) == [named, other, named]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"path": "o.ndjson"},
+        {"path": "o.jsonl", "encoding": "UTF8"},
+        {"path": "o.ndjson", "encoding": "latin-1"},
+        {"path": "o.csv"},
+        {"path": "o.txt", "format": "ndjson"},
+        {"path": "o.ndjson", "format": "json"},
+        {"path": "parts", "disposition": "append"},
+        {"path": "parts", "disposition": "append", "format": "csv"},
+    ],
+)
+def test_the_sink_keeps_only_lines_exactly_when_its_writer_takes_them(base: str, config: dict[str, Any]) -> None:
+    """Lines read from a reference are kept instead of records only for a writer that writes them as they are."""
+    model = validate_config(FileSinkConfig, config)
+    path = config["path"] + ("/part.ndjson" if model.disposition == "append" else "")
+    fmt = model.format or ("ndjson" if model.disposition == "append" else None)
+    writer = RecordWriter(base, path, format=fmt, encoding=model.encoding)
+    assert takes_text(model) is writer.takes_lines
+    ref = referenced(base, "in.ndjson", b'{ "a" : 1 }\n')
+    sink(base, ref, **config)  # whichever way, the records arrive
