@@ -22,7 +22,8 @@ every update that carries bytes or pages, which are rare by nature). What a pers
 Both formats are stable, so ``grep ' done: '`` over task logs finds every node's summary. The interval is
 ``interval=`` for a runtime, or the ``FLOW_PROGRESS_INTERVAL`` environment variable (seconds) of the worker for
 every node. :func:`paced` is the one loop that counts records and honours the deadline, for every runtime that
-streams records.
+streams records; :func:`paced_blocks` does the same a block of records at a time, for runtimes that read and
+write in blocks (file.sink, transform), where a layer per record would cost more than the work itself.
 """
 
 from __future__ import annotations
@@ -185,6 +186,14 @@ class ProgressReporter:
                 self._tick()
             yield record
 
+    def add_input(self, count: int) -> None:
+        """:meth:`track_input` for a runtime that reads a block of ``count`` records at a time (set
+        ``total_input`` first when the total is known): one count and one countdown step per block."""
+        self.inputs += count
+        self._countdown -= 1
+        if self._countdown <= 0:
+            self._tick()
+
     def receiving(self, bytes_so_far: int) -> None:
         """Bytes of a body still downloading (absolute: a retried request starts again at 0). Shown in progress
         lines and the estimate, counted for good only when the runtime calls ``update(bytes=...)`` for the body."""
@@ -282,3 +291,28 @@ def paced(
         if count is not None:
             count()
         yield record
+
+
+def paced_blocks(
+    blocks: Iterable[tuple[list[Any], Any]],
+    state: ExecutionState,
+    phase: str,
+    progress: ProgressReporter | None = None,
+    *,
+    as_input: bool = False,
+) -> Iterator[tuple[list[Any], Any]]:
+    """:func:`paced` a block of records at a time (``(records, anything)`` pairs, e.g.
+    :func:`~airflow_provider_flow.records.input.input_blocks`): the deadline checked before each block, its records
+    counted in ``progress`` once the block is handed on, or with ``as_input`` as input read
+    (:meth:`ProgressReporter.add_input`) as it is read. A block is at most about a MiB of input (or a thousand
+    inline records), so lines keep their pace and their content."""
+    for block in blocks:
+        state.check_deadline(phase)
+        if progress is None:
+            yield block
+        elif as_input:
+            progress.add_input(len(block[0]))
+            yield block
+        else:
+            yield block
+            progress.update(records=len(block[0]))  # once written: the count never runs ahead of the output

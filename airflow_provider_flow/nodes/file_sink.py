@@ -19,22 +19,24 @@ snapshot ``path`` by ``primary_key`` (:mod:`~airflow_provider_flow.records.merge
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import os
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel
-from airflow_provider_flow.core.progress import ProgressReporter, paced
+from airflow_provider_flow.core.progress import ProgressReporter, paced_blocks
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.records.codecs import EXTENSIONS, Encoding, RecordFormat, detect_format
 from airflow_provider_flow.records.dispositions import Disposition, merge_into_snapshot, part_path
-from airflow_provider_flow.records.input import input_records
+from airflow_provider_flow.records.input import input_blocks
 from airflow_provider_flow.records.merge import MergeRule
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.totals import expected_records
-from airflow_provider_flow.records.writer import write_records
+from airflow_provider_flow.records.writer import RecordWriter
 from airflow_provider_flow.storage.atomic import WriteMode
 from airflow_provider_flow.storage.base import (
     DEFAULT_FS_CONN_ID,
@@ -101,8 +103,12 @@ class FileSinkRuntime:
     def execute(self, config: FileSinkConfig, input: Any, state: ExecutionState) -> FileReference:
         storage = configured_storage(state, config)
         progress = ProgressReporter(state.log, f"file.sink {config.path!r}", total_records=expected_records(input))
-        records = paced(input_records(input, state, trusted_bases=(trust_root(storage),)), state, "write", progress)
+        # Blocks, not records: counted and paced once per block, and a block read from an NDJSON reference with
+        # its validated lines is written as those lines when the output is UTF-8 NDJSON too (no re-encoding).
+        blocks = input_blocks(input, state, trusted_bases=(trust_root(storage),), text_only=takes_text(config))
+        blocks = paced_blocks(blocks, state, "write", progress)
         if config.disposition == "merge":
+            records = itertools.chain.from_iterable(block for block, _lines in blocks)
             fmt = detect_format(config.path, config.format)
             rule = MergeRule(config.key_fields, config.cursor_field, text_values=fmt == "csv")
             ref, counts = merge_into_snapshot(
@@ -127,18 +133,27 @@ class FileSinkRuntime:
             path, how = part_path(config.path, state, config.format or "ndjson"), "a new part"
         elif config.disposition == "replace":
             how = "replaced"
-        ref = write_records(
+        with RecordWriter(
             storage,
             path,
-            records,
             format=config.format or ("ndjson" if config.disposition == "append" else None),
             mode=config.mode,
             encoding=config.encoding,
             create_dirs=config.create_dirs,
-        )
+        ) as writer:
+            writer.write_blocks(blocks)
+        ref = writer.reference()
         progress.bytes = ref.bytes
         progress.finish(output=f"{ref.path} ({how}, sha256 {ref.sha256})")
         return ref
+
+
+def takes_text(config: FileSinkConfig) -> bool:
+    """Whether the file written takes NDJSON text as it is (:attr:`RecordWriter.takes_lines`: UTF-8 NDJSON, and
+    no merge, which needs the records): then lines read from a reference are checked, not kept as records."""
+    fmt = config.format or ("ndjson" if config.disposition == "append" else None)
+    utf8 = codecs.lookup(config.encoding).name == "utf-8"
+    return config.disposition != "merge" and utf8 and detect_format(config.path, fmt) == "ndjson"
 
 
 def check_disposition(config: FileSinkConfig) -> None:

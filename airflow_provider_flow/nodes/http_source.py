@@ -226,7 +226,8 @@ class HttpSourceRuntime:
                     safe_url=client.settings.safe_url,
                 )
             if checkpoints is not None:
-                fetch = partial(self._all_pages, client, config, paginator, state, records_expr, progress)
+                fetch = partial(self._all_pages, client, config, paginator, state, records_expr, progress, lines=lines)
+                checkpoints.stage.original_lines = lines  # staged pages take the lines as they are, too
 
                 def pages_from(**kwargs: Any) -> Iterator[Any]:
                     # a resumed try observes only the pages it fetches: the candidate can only come out lower

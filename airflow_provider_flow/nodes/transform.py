@@ -11,17 +11,19 @@ the result is written atomically and handed on as a reference (``records/output.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from airflow_provider_flow.core.config import ConfigModel, validate_config
-from airflow_provider_flow.core.progress import ProgressReporter
+from airflow_provider_flow.core.progress import ProgressReporter, paced_blocks
 from airflow_provider_flow.core.state import ExecutionState
 from airflow_provider_flow.expressions import JmesPath, compile_expression
 from airflow_provider_flow.records.codecs import RecordFormat
-from airflow_provider_flow.records.input import input_records
+from airflow_provider_flow.records.input import input_blocks
 from airflow_provider_flow.records.operations import (
     FilterStep,
     ProjectStep,
@@ -50,6 +52,9 @@ from airflow_provider_flow.storage.base import (
     trust_root,
 )
 from airflow_provider_flow.storage.object_store import MAX_PART_SIZE, MIN_PART_SIZE
+
+#: The records of a block (:func:`~airflow_provider_flow.records.input.input_blocks`), without its text.
+_RECORDS = itemgetter(0)
 
 TRANSFORM_OPERATIONS = ("filter", "select", "map", "rename", "drop", "limit", "sort_by", "unique_by", "apply")
 
@@ -221,9 +226,21 @@ class TransformRuntime:
             storage = configured_storage(state, config)
         trusted = () if storage is None else (trust_root(storage),)
         # Counted as read, not only as written: a filter or a sort lets few records out for long, and the
-        # estimate follows the input whose size is known.
-        read = progress.track_input(input_records(input, state, trusted_bases=trusted), expected_records(input))
-        records = run_pipeline(read, stages, state=state)
+        # estimate follows the input whose size is known. Read, counted and paced a block at a time (a read
+        # block of a file, a slice of a list), then handed on record by record in C: no layer per record.
+        progress.total_input = expected_records(input)
+        blocks = paced_blocks(
+            input_blocks(input, state, trusted_bases=trusted), state, "transform", progress, as_input=True
+        )
+        read = itertools.chain.from_iterable(map(_RECORDS, blocks))
+        # Python callables (apply) may take long per record: the deadline is then also checked record by record.
+        per_record = any(op.apply is not None for op in config.operations)
+        records = run_pipeline(read, stages, state=state if per_record else None)
         return emit_records(
-            records, progress, storage=storage, output_path=config.output_path, format=config.output_format
+            records,
+            progress,
+            storage=storage,
+            output_path=config.output_path,
+            format=config.output_format,
+            batched=not per_record,
         )

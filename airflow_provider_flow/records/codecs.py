@@ -29,10 +29,12 @@ read as bytes in 1 MiB blocks (no text decoding pass); other encodings go throug
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import datetime as _dt
 import decimal
 import io
+import itertools
 import json
 import math
 import os
@@ -320,6 +322,13 @@ def _line_blocks(stream: BinaryIO) -> Iterator[list[bytes]]:
     ``\r\n`` and a lone ``\r`` end a line) and without their line ends; a UTF-8 byte-order mark in front is
     dropped. Read in large blocks (a line spanning many blocks is joined once); one list per block keeps the
     per-line cost to the caller's own loop."""
+    for lines, _exact in _lines_and_bytes(stream):
+        yield lines
+
+
+def _lines_and_bytes(stream: BinaryIO) -> Iterator[tuple[list[bytes], bytes | memoryview | None]]:
+    """:func:`_line_blocks` with, for a block whose lines all end in ``\n`` alone, the block's bytes: exactly
+    its lines, each followed by ``\n`` (no copy: a view of what was read). None where a ``\r`` is in the block."""
     pending: list[bytes] = []
     first = True
     while block := stream.read(_BLOCK):
@@ -334,10 +343,13 @@ def _line_blocks(stream: BinaryIO) -> Iterator[list[bytes]]:
         lines = block.split(b"\n")
         rest = lines.pop()
         pending = [rest] if rest else []
-        yield _universal(lines) if b"\r" in block else lines
+        if b"\r" in block:
+            yield _universal(lines), None
+        else:
+            yield lines, memoryview(block)[: len(block) - len(rest)] if rest else block
     if pending:
         tail = b"".join(pending)
-        yield _universal([tail]) if b"\r" in tail else [tail]
+        yield (_universal([tail]), None) if b"\r" in tail else ([tail], None)
 
 
 def _universal(lines: list[bytes]) -> list[bytes]:
@@ -377,14 +389,12 @@ def count_records(stream: BinaryIO, format: str, encoding: str, name: str) -> in
     count = lineno = 0
     try:
         for lines in _line_blocks(stream):
-            for line in lines:
-                lineno += 1
-                try:
-                    decode(line)
-                except Exception:  # decided exactly as _ndjson_bytes decides
-                    if _ndjson_text_line(line.decode("utf-8"), lineno, name) is _BLANK:
-                        continue
-                count += 1
+            try:  # the usual block: every line one record, each parsed in C and dropped, nothing counted per line
+                collections.deque(map(decode, lines), maxlen=0)
+                count += len(lines)
+            except Exception:  # decided exactly as _ndjson_bytes decides, line by line
+                count += len(_ndjson_slow_block(lines, lineno, name))
+            lineno += len(lines)
     except UnicodeDecodeError as exc:
         raise _decode_error(exc, name, encoding) from None
     return count
@@ -438,3 +448,80 @@ def read_os_errors(records: Iterator[Any], path: str) -> Iterator[Any]:
         yield from records
     except OSError as exc:
         raise file_error(exc, path=path, operation="read") from exc
+
+
+# -- record blocks: one list per block read, so per-record work is the caller's own loop (or a C iterator) --------
+
+#: Records per block of formats read through a text reader (one generator step per record there anyway).
+TEXT_BLOCK_RECORDS = 1000
+
+
+def record_blocks(
+    stream: BinaryIO, format: str, encoding: str, name: str, *, text_only: bool = False
+) -> Iterator[tuple[list[Any], bytes | memoryview | None]]:
+    """The records :func:`parse_stream` yields, a list per block, each parsed and checked exactly as there, with
+    the NDJSON text they were parsed from when it is their exact JSON (else None).
+
+    The text comes only with UTF-8 NDJSON blocks whose every line the fast parser took as one record: the
+    lines in order, each ending in ``\n`` (line ends other than ``\n`` and the byte-order mark removed), so a
+    writer of UTF-8 NDJSON can write it as it is. A block with a blank line, or a line only the stdlib reads
+    (NaN, a lone surrogate escape), is parsed line by line exactly as :func:`parse_stream` does, without text.
+
+    ``text_only``: the caller writes the text of every block that has one (a UTF-8 NDJSON writer), so those
+    blocks' lines are parsed to check them and nothing parsed is kept: their first item is the list of lines
+    (one per record, for the count), not records.
+    """
+    if format != "ndjson" or codecs.lookup(encoding).name != "utf-8":
+        records = parse_stream(stream, format, encoding, name)
+        while block := list(itertools.islice(records, TEXT_BLOCK_RECORDS)):
+            yield block, None
+        return
+    decode = FAST_DECODER.decode
+    lineno = 0
+    try:
+        for lines, exact in _lines_and_bytes(stream):
+            try:
+                if text_only:
+                    collections.deque(map(decode, lines), maxlen=0)  # each line checked, nothing kept
+                    block = lines
+                else:
+                    block = [decode(line) for line in lines]
+            except Exception:  # a line the fast parser refuses: the whole block line by line, as _ndjson_bytes
+                yield _ndjson_slow_block(lines, lineno, name), None
+            else:
+                yield block, (exact if exact is not None else b"".join(line + b"\n" for line in lines))
+            lineno += len(lines)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(exc, name, encoding) from None
+
+
+def _ndjson_slow_block(lines: list[bytes], lineno: int, name: str) -> list[Any]:
+    decode = FAST_DECODER.decode
+    block = []
+    for line in lines:
+        lineno += 1
+        try:
+            record = decode(line)
+        except Exception:  # decided here, exactly as the text reader decides
+            record = _ndjson_text_line(line.decode("utf-8"), lineno, name)
+            if record is _BLANK:
+                continue
+        block.append(record)
+    return block
+
+
+def encode_ndjson(records: list[Any], first_index: int) -> bytes:
+    """The NDJSON text of ``records`` (numbered from ``first_index``): exactly :func:`encode_record`'s bytes for
+    each, each followed by ``\\n``, and the same error for the first record that cannot be written, but with no
+    Python call per record (one comprehension, one NaN/Infinity check per batch unless a ``null`` shows up)."""
+    try:
+        lines = [orjson.dumps(record, default=_json_default, option=_ORJSON_OPTIONS) for record in records]
+    except TypeError:  # one orjson cannot write: every record as encode_record decides, in order
+        lines = [encode_record(record, first_index + offset) for offset, record in enumerate(records)]
+    lines.append(b"")
+    text = b"\n".join(lines)
+    if b"null" in text:  # orjson writes NaN and Infinity as null: the records whose line has one are checked
+        for offset, (line, record) in enumerate(zip(lines, records, strict=False)):
+            if b"null" in line and _has_non_finite(record):
+                encode_record(record, first_index + offset)  # raises, naming NaN/Infinity
+    return text

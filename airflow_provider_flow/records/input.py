@@ -7,11 +7,12 @@ never holds a referenced file in memory.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_flow.errors import FlowValidationError
-from airflow_provider_flow.records.reader import iter_reference
+from airflow_provider_flow.records.reader import iter_reference, reference_blocks
 from airflow_provider_flow.records.reference import FileReference, as_reference
 
 if TYPE_CHECKING:
@@ -30,34 +31,91 @@ def upstream_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": UPSTREAMS_KIND, "outputs": dict(outputs)}
 
 
+#: Records per block when inline records are handed on in blocks (:func:`input_blocks`).
+LIST_BLOCK_RECORDS = 1000
+
+#: One block of records, with the NDJSON lines they were read from when those are their exact JSON (else None).
+Block = tuple[list[Any], bytes | memoryview | None]
+
+
 def input_records(
     data: Any, state: ExecutionState, *, field: str = "data", trusted_bases: Sequence[str] = ()
 ) -> Iterator[Any]:
     """A node's input as records: a list (as is), one record dict, a file reference, a list of them, or None.
 
-    ``trusted_bases``: the reading node's own real base folders; references elsewhere are verified before
-    they are streamed (see the module docstring).
+    ``trusted_bases``: the node's own real base folders; references elsewhere are verified before they are
+    streamed (see ``records/reader.py``).
     """
+    kind, value = _classify(data, field)
+    if kind == "upstreams":
+        return _chain_upstreams(value, state, field, trusted_bases)
+    if kind == "references":
+        return _chain_refs(value, state, trusted_bases)
+    return iter(value)
+
+
+def input_blocks(
+    data: Any,
+    state: ExecutionState,
+    *,
+    field: str = "data",
+    trusted_bases: Sequence[str] = (),
+    text_only: bool = False,
+) -> Iterator[Block]:
+    """:func:`input_records` a block at a time, so a runtime counts, paces and writes per block, not per record.
+
+    Inline lists come in slices of :data:`LIST_BLOCK_RECORDS`; referenced files a read block at a time, with
+    their original NDJSON lines where those are the records' exact JSON (a UTF-8 NDJSON writer takes them as
+    they are: :meth:`~airflow_provider_flow.records.writer.RecordWriter.write_lines`); records from a Python
+    generator one by one (it may be slow: nothing waits for a block of them to fill). ``text_only``: the caller
+    writes the text of every block that has one (see :func:`~airflow_provider_flow.records.codecs.record_blocks`).
+    """
+    kind, value = _classify(data, field)  # here, so bad input fails before the runtime opens anything
+    return _blocks(kind, value, state, field, trusted_bases, text_only)
+
+
+def _blocks(
+    kind: str, value: Any, state: ExecutionState, field: str, trusted_bases: Sequence[str], text_only: bool
+) -> Iterator[Block]:
+    if kind == "upstreams":
+        for upstream_id, output in value.items():
+            yield from input_blocks(
+                output, state, field=f"{field}.{upstream_id}", trusted_bases=trusted_bases, text_only=text_only
+            )
+    elif kind == "references":
+        for ref in value:
+            yield from reference_blocks(ref, state, trusted_bases=trusted_bases, text_only=text_only)
+    elif isinstance(value, (list, tuple)):
+        for start in range(0, len(value), LIST_BLOCK_RECORDS):
+            yield list(value[start : start + LIST_BLOCK_RECORDS]), None
+    else:
+        for record in value:
+            yield [record], None
+
+
+def _classify(data: Any, field: str) -> tuple[str, Any]:
+    """What the input is, checked once for the whole input (not per record): ``upstreams`` (their outputs by
+    id), ``references`` (a list of them), or ``records`` (a list, a tuple or an iterable of records)."""
     if data is None:
-        return iter(())
+        return "records", ()
     if isinstance(data, dict) and data.get("kind") == UPSTREAMS_KIND and isinstance(data.get("outputs"), dict):
-        return _chain_upstreams(data["outputs"], state, field, trusted_bases)
+        return "upstreams", data["outputs"]
     ref = as_reference(data)
     if ref is not None:
-        return iter_reference(ref, state, trusted_bases=trusted_bases)
+        return "references", [ref]
     if isinstance(data, (list, tuple)):
-        refs = [as_reference(item) for item in data]
-        if data and all(r is not None for r in refs):
-            return _chain_refs([r for r in refs if r is not None], state, trusted_bases)
-        if any(r is not None for r in refs):
+        refs = [as_reference(item) for item in data] if data and FileReference.is_reference(data[0]) else []
+        if refs and all(r is not None for r in refs):
+            return "references", [r for r in refs if r is not None]
+        if refs or holds_reference(data):
             raise FlowValidationError(
                 "mixes file references and inline records; pass one or the other",
                 field=field,
                 value=f"list of {len(data)}",
             )
-        return iter(data)
+        return "records", data
     if isinstance(data, dict):
-        return iter((data,))
+        return "records", (data,)
     if isinstance(data, str):
         raise FlowValidationError(
             "is a string, not records; pass a list of records or an upstream task's .output (an XComArg), or set "
@@ -66,12 +124,20 @@ def input_records(
             value=data[:120],
         )
     if isinstance(data, Iterable) and not isinstance(data, (bytes, bytearray)):
-        return iter(data)  # generators from Python callers: streamed as they come
+        return "records", data  # generators from Python callers: streamed as they come
     raise FlowValidationError(
         f"is a {type(data).__name__}; pass a list of records, a dict, or a file reference",
         field=field,
         value=repr(data)[:120],
     )
+
+
+def holds_reference(items: Sequence[Any]) -> bool:
+    """Whether any item is a file reference: for the usual records (all plain dicts) decided in C, with no Python
+    call per record; anything else item by item."""
+    if set(map(type, items)) == {dict} and "file" not in map(dict.get, items, itertools.repeat("kind")):
+        return False
+    return any(map(FileReference.is_reference, items))
 
 
 def _chain_upstreams(

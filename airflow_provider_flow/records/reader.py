@@ -21,6 +21,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from airflow_provider_flow.errors import FileError
@@ -30,6 +31,7 @@ from airflow_provider_flow.records.codecs import (
     detect_format,
     parse_stream,
     read_os_errors,
+    record_blocks,
 )
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.storage.base import check_base, object_storage, object_trust_root, resolve_base
@@ -175,11 +177,38 @@ def iter_reference(
     which is still before any sink commits, so nothing half-verified is published. A file outside
     ``trusted_bases`` (the reading node's own real bases) is verified in full first (see the module docstring).
     """
+    fmt = detect_format(ref.path, ref.format)
+    with _opened_reference(ref, state, verify=verify, trusted_bases=trusted_bases) as stream:
+        yield from parse_stream(stream, fmt, check_encoding(ref.encoding), ref.path)
+
+
+def reference_blocks(
+    ref: FileReference,
+    state: ExecutionState,
+    *,
+    verify: bool = True,
+    trusted_bases: Sequence[str] = (),
+    text_only: bool = False,
+) -> Iterator[tuple[list[Any], bytes | memoryview | None]]:
+    """:func:`iter_reference` a block at a time (:func:`~airflow_provider_flow.records.codecs.record_blocks`,
+    which says what ``text_only`` does): the same records, checks and errors, with the original NDJSON text where
+    it is the records' exact JSON."""
+    fmt = detect_format(ref.path, ref.format)
+    with _opened_reference(ref, state, verify=verify, trusted_bases=trusted_bases) as stream:
+        yield from record_blocks(stream, fmt, check_encoding(ref.encoding), ref.path, text_only=text_only)
+
+
+@contextmanager
+def _opened_reference(
+    ref: FileReference, state: ExecutionState, *, verify: bool, trusted_bases: Sequence[str]
+) -> Iterator[BinaryIO]:
+    """The referenced file opened for reading (confined again, verified first when outside ``trusted_bases``);
+    once the block ends without an error, the rest is read and size and sha256 are checked (with ``verify``)."""
     if ref.is_object:
-        yield from _iter_object_reference(ref, state, verify=verify, trusted_bases=trusted_bases)
+        with _opened_object_reference(ref, state, verify=verify, trusted_bases=trusted_bases) as stream:
+            yield stream
         return
     base = reference_base(ref, state)
-    fmt = detect_format(ref.path, ref.format)
     try:
         opened = open_confined(base, ref.path, operation="read")
     except FileError as exc:
@@ -191,10 +220,12 @@ def iter_reference(
             _check_whole_file(raw, ref)
         hashing = HashingReader(raw)
         buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
-        encoding = check_encoding(ref.encoding)
-        yield from read_os_errors(parse_stream(buffered, fmt, encoding, ref.path), ref.path)
-        while buffered.read(1 << 20):
-            pass
+        try:
+            yield buffered
+            while buffered.read(1 << 20):
+                pass
+        except OSError as exc:
+            raise file_error(exc, path=ref.path, operation="read") from exc
     if verify and (hashing.count != ref.bytes or hashing.sha.hexdigest() != ref.sha256):
         raise FileError(
             f"{ref.path!r} changed after it was written (expected {ref.bytes} bytes, sha256 {ref.sha256[:12]}..., "
@@ -211,20 +242,19 @@ def _where(ref: FileReference) -> str:
     return f"base_path {ref.base_path!r}" if ref.base_path else f"fs connection {ref.fs_conn_id!r}"
 
 
-def _iter_object_reference(
+@contextmanager
+def _opened_object_reference(
     ref: FileReference, state: ExecutionState, *, verify: bool, trusted_bases: Sequence[str]
-) -> Iterator[Any]:
+) -> Iterator[BinaryIO]:
     """An object-storage reference: resolved on this worker, confined again, size and sha256 checked at EOF."""
     assert ref.base_uri is not None
     store = object_storage(state, ref.base_uri, ref.conn_id)
     if not _inside_any_object(object_trust_root(store.location), trusted_bases):
         with store.open_read(ref.path) as first:
             _check_whole_file(first, ref, rewind=False)
-    fmt = detect_format(ref.path, ref.format)
-    encoding = check_encoding(ref.encoding)
     sha, size = (ref.sha256, ref.bytes) if verify else (None, None)
     with store.open_read(ref.path, verify_sha256=sha, verify_bytes=size) as stream:
-        yield from parse_stream(stream, fmt, encoding, ref.path)
+        yield stream
         while stream.read(1 << 20):  # the verifying stream checks at EOF: read to it
             pass
 

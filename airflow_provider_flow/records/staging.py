@@ -24,6 +24,7 @@ from typing import Any
 
 from airflow_provider_flow.core.state import ExecutionState, KeyValueStore, MemoryStore
 from airflow_provider_flow.records.codecs import parse_stream
+from airflow_provider_flow.records.output import OriginalLines
 from airflow_provider_flow.records.writer import RecordWriter
 from airflow_provider_flow.storage.local_store import LocalStorage
 from airflow_provider_flow.storage.protocol import Storage
@@ -103,9 +104,12 @@ class PageStage:
     finished page back in order and :meth:`clear` once the output built from them is published.
     """
 
-    def __init__(self, storage: Storage, prefix: str) -> None:
+    def __init__(self, storage: Storage, prefix: str, original_lines: OriginalLines | None = None) -> None:
         self.storage = storage
         self.prefix = prefix
+        #: Set by a producer whose records come with their JSON lines: a staged record named there is written as
+        #: its line (what the output's writer would write too, so the published file is the same either way).
+        self.original_lines = original_lines
         self._writer: RecordWriter | None = None
         self._page = 1
 
@@ -125,7 +129,11 @@ class PageStage:
         if self._writer is None:
             writer = RecordWriter(self.storage, self.page_path(self._page), format="ndjson")
             self._writer = writer.__enter__()
-        self._writer.write(record)
+        lines = self.original_lines
+        if lines is not None and lines.line is not None and record is lines.record:
+            self._writer.write_line(lines.line)  # a staged page is always UTF-8 NDJSON: takes_lines holds
+        else:
+            self._writer.write(record)
 
     def finish_page(self) -> int:
         """Publish the page being written (an empty file when it had no records); returns its record count."""

@@ -33,8 +33,10 @@ def _count(data: Any) -> int | None:
     if ref is not None:
         return ref.records
     if isinstance(data, (list, tuple)):
+        if not data or as_reference(data[0]) is None:  # records (a mix is refused by input_records): no look at each
+            return len(data)
         refs = [as_reference(item) for item in data]
-        if data and all(r is not None for r in refs):
+        if all(r is not None for r in refs):
             return sum(r.records for r in refs if r is not None)
         return len(data)
     if isinstance(data, dict):

@@ -224,11 +224,46 @@ class RecordWriter:
         if self._pending_size >= _FLUSH_AT:
             self._flush()
 
+    def write_text(self, text: bytes | memoryview, count: int) -> None:
+        """``count`` records given as NDJSON text the caller has already parsed, one record per line, each line
+        ending in ``\n`` (a read block of an NDJSON file): written as is, so pass-through costs no re-encoding.
+        Only when :attr:`takes_lines`."""
+        if len(text) >= _FLUSH_AT:  # a whole read block: straight to the atomic writer, no copy into the buffer
+            self._flush()
+            assert self._writer is not None
+            self._writer.write(text)  # type: ignore[arg-type]
+        else:
+            self._emit_bytes(bytes(text))
+        self.records += count
+
+    def write_blocks(self, blocks: Iterable[tuple[list[Any], bytes | memoryview | None]]) -> int:
+        """Write blocks of records (:func:`~airflow_provider_flow.records.input.input_blocks`): a block that comes
+        with its original NDJSON text is written as that text when :attr:`takes_lines` (pass-through, no
+        re-encoding), any other block record by record. Returns how many records this call wrote."""
+        before = self.records
+        text_as_is = self.takes_lines
+        for records, text in blocks:
+            if text is not None and text_as_is:
+                self.write_text(text, len(records))
+            else:
+                self.write_many(records)
+        return self.records - before
+
     def write_many(self, records: Iterable[Any]) -> int:
         """Write every record; returns how many were written by this call."""
         before = self.records
-        for record in records:
-            self.write(record)
+        if self.format == "csv":  # the per-record dispatch of write() taken once for all of them
+            row, buf = self._csv_row, self._csv_buf
+            for record in records:
+                index = self.records
+                row(record, index)
+                if buf.tell() >= _FLUSH_AT:
+                    self._flush_csv()
+                self.records = index + 1
+        else:
+            write = self.write
+            for record in records:
+                write(record)
         return self.records - before
 
     @staticmethod

@@ -224,11 +224,12 @@ def test_file_source_records_and_a_single_reference(base: str) -> None:
 def test_file_sink_ends_with_one_line_naming_the_file(base: str, ticking) -> None:
     log = ListLog()
     model = validate_config(FileSinkConfig, {"path": "out/rows.ndjson"})
-    ref = FileSinkRuntime().execute(model, rows(40), state_for(log, base=base))
+    # 5,000 records: inline records are counted a block of 1,000 at a time, each block one look at the clock
+    ref = FileSinkRuntime().execute(model, rows(5000), state_for(log, base=base))
     lines = log.progress("file.sink 'out/rows.ndjson'")
     assert lines and all(PROGRESS.match(line)["left"] for line in lines), log.lines  # type: ignore[index]
     assert re.fullmatch(
-        r"file\.sink 'out/rows\.ndjson' done: 40 records, [\d.]+ (B|KiB) in \d[\dhms. ]* \(.+\) -> "
+        r"file\.sink 'out/rows\.ndjson' done: 5,000 records, [\d.]+ (B|KiB) in \d[\dhms. ]* \(.+\) -> "
         rf"out/rows\.ndjson \(mode overwrite, sha256 {ref.sha256}\)",
         log.the_summary(),
     )
@@ -238,10 +239,15 @@ def test_file_sink_ends_with_one_line_naming_the_file(base: str, ticking) -> Non
 # -- transform ----------------------------------------------------------------------------------------------
 
 
-def test_transform_of_a_reference_estimates_from_the_input_it_reads(base: str, ticking) -> None:
+def test_transform_of_a_reference_estimates_from_the_input_it_reads(
+    base: str, ticking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ~7 MiB: the input is read (and counted) a 1 MiB block at a time, and the clock moves a second per look
+    padded = [{**row, "pad": "x" * 70_000} for row in rows(100)]
     upstream = FileSinkRuntime().execute(
-        validate_config(FileSinkConfig, {"path": "in/rows.ndjson"}), rows(100), state_for(ListLog(), base=base)
+        validate_config(FileSinkConfig, {"path": "in/rows.ndjson"}), padded, state_for(ListLog(), base=base)
     )
+    monkeypatch.setenv(INTERVAL_ENV, "1")
     log = ListLog()
     model = validate_config(TransformConfig, {"operations": [{"filter": "id < `5`"}]})
     out = TransformRuntime().execute(model, upstream.model_dump(), state_for(log, base=base))
