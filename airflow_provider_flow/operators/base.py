@@ -230,7 +230,6 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         state = self.build_state(context)
-        state.committed_watermark = committed_watermark_for(self, self.config, context)  # issue 14
         try:
             runtime = self.runtime_registry.get(self.runtime)
             config = validate_config(runtime.config_model, self.config, context=f"task {self.task_id!r}")
@@ -274,6 +273,7 @@ class FlowNodeOperator(FlowLineageMixin, BaseOperator):
             deadline=deadline,
             settings=AirflowSettingsProvider(),
             task_store=task_store_from(context),
+            committed_watermark=committed_watermark_for(self, self.config, context),  # an incremental source's
         )
 
     def translate_error(self, err: FlowError, state: ExecutionState) -> BaseException:

@@ -364,20 +364,18 @@ def _universal(lines: list[bytes]) -> list[bytes]:
 
 
 def _ndjson_bytes(stream: BinaryIO, name: str) -> Iterator[Any]:
-    """UTF-8 NDJSON read as bytes: each line parsed by the fast parser as it is; anything it refuses (a blank or
-    invalid line, NaN, a lone surrogate escape) decoded strictly and handled exactly as the text reader does."""
+    """UTF-8 NDJSON read as bytes: each block parsed by the fast parser; a block holding a line it refuses (a
+    blank or invalid line, NaN, a lone surrogate escape) goes line by line through :func:`_ndjson_slow_block`,
+    which decides exactly as the text reader does."""
     decode = FAST_DECODER.decode
     lineno = 0
     for lines in _line_blocks(stream):
-        for line in lines:
-            lineno += 1
-            try:
-                record = decode(line)
-            except Exception:  # decided here, exactly as the text reader decides
-                record = _ndjson_text_line(line.decode("utf-8"), lineno, name)
-                if record is _BLANK:
-                    continue
-            yield record
+        try:
+            block = [decode(line) for line in lines]
+        except Exception:
+            block = _ndjson_slow_block(lines, lineno, name)
+        lineno += len(lines)
+        yield from block
 
 
 def count_records(stream: BinaryIO, format: str, encoding: str, name: str) -> int:
