@@ -78,30 +78,20 @@ class ResumePoint:
     params: dict[str, Any] | None
 
 
+@dataclass
 class SourceCheckpoints:
     """The checkpoint of one http.source task instance and its staged pages (see the module docstring)."""
 
-    def __init__(
-        self,
-        *,
-        store: KeyValueStore,
-        stage: PageStage,
-        fingerprint: str,
-        first_url: str,
-        own_params: Mapping[str, Any] | None,
-        safe_url: Callable[[str], str],
-        log: Any,
-    ) -> None:
-        self.store = store
-        self.stage = stage
-        self.fingerprint = fingerprint
-        self.first_url = first_url
-        self.own_params = dict(own_params or {})
-        self.safe_url = safe_url
-        self.log = log
-        self.records = 0
-        self.resumed_records = 0
-        self._warned = False
+    store: KeyValueStore
+    stage: PageStage
+    fingerprint: str
+    first_url: str
+    own_params: dict[str, Any]
+    safe_url: Callable[[str], str]
+    log: Any
+    records: int = 0
+    resumed_records: int = 0
+    _warned: bool = False
 
     @classmethod
     def open(
@@ -126,7 +116,7 @@ class SourceCheckpoints:
             stage=stage,
             fingerprint=digest,
             first_url=first_url,
-            own_params=own_params,
+            own_params=dict(own_params or {}),
             safe_url=safe_url,
             log=state.log,
         )
