@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from airflow_provider_flow.core.jsontext import loads_json
+from airflow_provider_flow.core.lines import line_batches
 from airflow_provider_flow.errors import InvalidResponseError, NestingTooDeepError
 from airflow_provider_flow.http.deadline import RequestDeadline, deadline_scope
 from airflow_provider_flow.http.failures import FailureMapper
@@ -115,24 +116,9 @@ class StreamedResponse:
 
     def iter_line_batches(self) -> Iterator[list[bytes]]:
         """The complete lines (without the newline) of each chunk as it arrives, as one list, so per-chunk work
-        (hashing, progress) is done once per chunk, not per line; a partial trailing line comes last.
-
-        Chunks without a newline are collected in a list and joined once, so a line spanning many chunks costs
-        linear time (appending to one bytes object would copy it for every chunk)."""
-        pending: list[bytes] = []
-        for chunk in self.iter_bytes():
-            if b"\n" not in chunk:
-                pending.append(chunk)
-                continue
-            if pending:
-                pending.append(chunk)
-                chunk = b"".join(pending)
-            lines = chunk.split(b"\n")
-            rest = lines.pop()
-            pending = [rest] if rest else []
+        (hashing, progress) is done once per chunk, not per line; a partial trailing line comes last."""
+        for lines, _block, _rest in line_batches(self.iter_bytes()):
             yield lines
-        if pending:
-            yield [b"".join(pending)]
 
     def read(self) -> bytes:
         return b"".join(self.iter_bytes())

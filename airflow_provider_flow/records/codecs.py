@@ -46,6 +46,7 @@ import orjson
 from pydantic import AfterValidator
 
 from airflow_provider_flow.core.jsontext import FAST_DECODER, loads_json, nesting_error
+from airflow_provider_flow.core.lines import line_batches
 from airflow_provider_flow.errors import FlowValidationError
 from airflow_provider_flow.storage.local import file_error
 
@@ -328,28 +329,23 @@ def _line_blocks(stream: BinaryIO) -> Iterator[list[bytes]]:
 
 def _lines_and_bytes(stream: BinaryIO) -> Iterator[tuple[list[bytes], bytes | memoryview | None]]:
     """:func:`_line_blocks` with, for a block whose lines all end in ``\n`` alone, the block's bytes: exactly
-    its lines, each followed by ``\n`` (no copy: a view of what was read). None where a ``\r`` is in the block."""
-    pending: list[bytes] = []
+    its lines, each followed by ``\n`` (no copy: a view of what was read). None where a ``\r`` is in the block,
+    and for a last line without a line end."""
+    for lines, block, rest in line_batches(_blocks_without_bom(stream)):
+        if b"\r" in block:
+            yield _universal(lines), None
+            continue
+        exact = memoryview(block)[: len(block) - rest] if rest else block
+        yield lines, exact if exact[-1:] == b"\n" else None
+
+
+def _blocks_without_bom(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream in blocks of :data:`_BLOCK` bytes, a UTF-8 byte-order mark in front dropped."""
     first = True
     while block := stream.read(_BLOCK):
         if first:
             block, first = block.removeprefix(_BOM), False
-        if b"\n" not in block:
-            pending.append(block)
-            continue
-        if pending:
-            pending.append(block)
-            block = b"".join(pending)
-        lines = block.split(b"\n")
-        rest = lines.pop()
-        pending = [rest] if rest else []
-        if b"\r" in block:
-            yield _universal(lines), None
-        else:
-            yield lines, memoryview(block)[: len(block) - len(rest)] if rest else block
-    if pending:
-        tail = b"".join(pending)
-        yield (_universal([tail]), None) if b"\r" in tail else ([tail], None)
+        yield block
 
 
 def _universal(lines: list[bytes]) -> list[bytes]:
