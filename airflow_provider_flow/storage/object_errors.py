@@ -33,6 +33,9 @@ RETRYABLE_CODES = frozenset(
         "ExpiredToken",
         "TokenRefreshRequired",
         "OperationAborted",
+        # the body arrived other than it was sent (its checksum or payload hash did not match): send it again
+        "BadDigest",
+        "XAmzContentSHA256Mismatch",
     }
 )
 

@@ -10,8 +10,11 @@ directly for tests and scripts. It never sees the credentials themselves and nev
   time and streams it as a multipart upload part. The next part is buffered while up to
   ``upload_concurrency - 1`` earlier parts are still uploading (the writer waits for the oldest first), so the
   link is not idle during each round trip and memory stays at about ``upload_concurrency + 1`` parts whatever the
-  size. Each part's ETag is checked against its MD5, and before completing, the server's list of parts must match
-  what was sent (numbers and sizes). Only ``CompleteMultipartUpload`` makes the object visible, and only after the
+  size. Each part carries its CRC32 (``ChecksumCRC32``, as boto3 sends it): the store refuses a part that arrives
+  otherwise and echoes the checksum it verified, which must be the one sent; a store that echoes none (or a
+  client configured with ``request_checksum_calculation="when_required"``, which sends none) gets the part's
+  MD5 compared with its ETag instead. Before completing, the server's list of parts must match what was sent
+  (numbers, ETags and sizes). Only ``CompleteMultipartUpload`` makes the object visible, and only after the
   ``with`` block ended cleanly; on any exception the parts in flight are waited for and the upload is aborted.
   Outputs smaller than a part are one ``PutObject`` (atomic too). A worker killed mid-write leaves at most an
   *incomplete multipart upload*, never an object: the next write that commits under the same base aborts
@@ -30,11 +33,13 @@ directly for tests and scripts. It never sees the credentials themselves and nev
 from __future__ import annotations
 
 import asyncio
+import base64
 import builtins
 import concurrent.futures
 import hashlib
 import inspect
 import io
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -88,7 +93,7 @@ class ObjectWriter:
     _upload_id: str | None = field(default=None, repr=False)
     _sent: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _sizes: list[int] = field(default_factory=list, repr=False)
-    _inflight: list[tuple[int, builtins.bytes, concurrent.futures.Future[Any]]] = field(
+    _inflight: list[tuple[int, builtins.bytes, dict[str, str], concurrent.futures.Future[Any]]] = field(
         default_factory=list, repr=False
     )
 
@@ -109,7 +114,12 @@ class ObjectWriter:
         store = self._store
         if self._upload_id is None:
             reply = store._call(
-                "create_multipart_upload", self.uri, "write", Bucket=store.location.bucket, Key=self.key
+                "create_multipart_upload",
+                self.uri,
+                "write",
+                Bucket=store.location.bucket,
+                Key=self.key,
+                **({"ChecksumAlgorithm": "CRC32"} if store.sends_checksums else {}),
             )
             self._upload_id = str(reply["UploadId"])
         number = len(self._sent) + len(self._inflight) + 1
@@ -122,24 +132,30 @@ class ObjectWriter:
             )
         body = bytes(self._buffer)
         self._buffer.clear()
+        checksum = store.checksum_args(body)
         request = store.client.upload_part(
-            Bucket=store.location.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
+            Bucket=store.location.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+            **checksum,
         )
-        self._inflight.append((number, body, asyncio.run_coroutine_threadsafe(request, store.fs.loop)))
+        self._inflight.append((number, body, checksum, asyncio.run_coroutine_threadsafe(request, store.fs.loop)))
         self.parts = number
         while len(self._inflight) >= store.upload_concurrency:
             self._finish_oldest()
 
     def _finish_oldest(self) -> None:
         """Wait for the oldest part in flight and record it (in part order, as the commit needs)."""
-        number, body, future = self._inflight.pop(0)
+        number, body, checksum, future = self._inflight.pop(0)
         try:
             reply = future.result()
         except Exception as exc:
             raise self._store._error(exc, self.uri, "write") from None
         etag = str(reply.get("ETag", ""))
-        _check_etag(etag, body, self.uri)
-        self._sent.append({"PartNumber": number, "ETag": etag})
+        _check_received(reply, body, checksum, self.uri)
+        self._sent.append({"PartNumber": number, "ETag": etag, **checksum})
         self._sizes.append(len(body))
 
     def _drain(self) -> None:
@@ -149,24 +165,41 @@ class ObjectWriter:
 
     def _settle(self) -> None:
         """On failure: let the parts in flight end (errors ignored) so none lands after the abort."""
-        for _, _, future in self._inflight:
+        for *_, future in self._inflight:
             with suppress(Exception):
                 future.result()
         self._inflight.clear()
 
 
-def _check_etag(etag: str, body: builtins.bytes, uri: str) -> None:
-    """A plain ETag is the MD5 of what the store received: compare (encrypted stores use other ETags: skipped)."""
-    plain = etag.strip('"')
+def crc32_checksum(body: builtins.bytes) -> str:
+    """S3's ``ChecksumCRC32``: the big-endian CRC32, base64 (zlib's runs at several GB/s, MD5 at under one)."""
+    return base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+
+
+def _check_received(reply: dict[str, Any], body: builtins.bytes, checksum: dict[str, str], uri: str) -> None:
+    """The store must have received ``body``: the CRC32 it verified and echoed must be the one sent; when it echoes
+    none, a plain ETag (the MD5 of what it stored) must be ``body``'s MD5 (encrypted stores' ETags: not comparable)."""
+    sent = checksum.get("ChecksumCRC32")
+    echoed = reply.get("ChecksumCRC32")
+    if sent and echoed:
+        if echoed != sent:
+            raise _received_error(uri, "checksum")
+        return
+    plain = str(reply.get("ETag", "")).strip('"')
     if len(plain) != 32 or not all(c in "0123456789abcdef" for c in plain.lower()):
         return
     if plain.lower() != hashlib.md5(body, usedforsecurity=False).hexdigest():
-        raise FileError(
-            f"cannot write {uri!r}: the store received different bytes than were sent (ETag mismatch)",
-            path=uri,
-            operation="write",
-            retryable=True,
-        )
+        raise _received_error(uri, "ETag")
+
+
+def _received_error(uri: str, what: str) -> FileError:
+    return FileError(
+        f"cannot write {uri!r}: the store received different bytes than were sent ({what} mismatch); "
+        "nothing was published",
+        path=uri,
+        operation="write",
+        retryable=True,
+    )
 
 
 class _SyncBody(io.RawIOBase):
@@ -243,6 +276,18 @@ class ObjectStorage:
         self.stale_upload_seconds = stale_upload_seconds
         self.conditional_writes = conditional_writes
         self._client: Any = None
+
+    @property
+    def sends_checksums(self) -> bool:
+        """Whether parts carry a CRC32: as botocore does by default, unless the client was configured to send
+        checksums only where an operation requires them (``request_checksum_calculation="when_required"``, for
+        stores that reject the headers)."""
+        config = getattr(getattr(self.client, "meta", None), "config", None)
+        return getattr(config, "request_checksum_calculation", "when_supported") != "when_required"
+
+    def checksum_args(self, body: builtins.bytes) -> dict[str, str]:
+        """The checksum arguments of an upload of ``body`` (none when the client sends none)."""
+        return {"ChecksumCRC32": crc32_checksum(body)} if self.sends_checksums else {}
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 
@@ -406,10 +451,18 @@ class ObjectStorage:
             if writer._upload_id is None:
                 body = bytes(writer._buffer)
                 writer._buffer.clear()
+                checksum = self.checksum_args(body)
                 reply = self._call(
-                    "put_object", writer.uri, "write", Bucket=bucket, Key=writer.key, Body=body, **conditional
+                    "put_object",
+                    writer.uri,
+                    "write",
+                    Bucket=bucket,
+                    Key=writer.key,
+                    Body=body,
+                    **checksum,
+                    **conditional,
                 )
-                _check_etag(str(reply.get("ETag", "")), body, writer.uri)
+                _check_received(reply, body, checksum, writer.uri)
                 writer.parts = 1
                 return
             if writer._buffer:

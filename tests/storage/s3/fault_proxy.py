@@ -2,7 +2,10 @@
 for the proxy's host still verify), except those a rule picks, which get an S3 error reply instead.
 
 ``FaultProxy(upstream).start()``; ``proxy.fail(method="PUT", query="partNumber=2", status=503, code="SlowDown",
-times=1)``; ``proxy.hits`` counts the requests each rule answered.
+times=1)``; a rule's ``hits`` counts the requests it answered. Two more kinds of fault: ``corrupt`` flips one byte
+of a request body on its way to the store (bytes damaged in transit), ``tamper`` replaces a header of the store's
+reply (a store that reports having received other bytes). ``headers`` keeps each forwarded request's method, path
+and header names, lower-cased.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ class Rule:
     code: str
     times: int | None
     hits: int = 0
+    action: str = "fail"
+    header: str = ""
+    value: str = ""
 
 
 class FaultProxy:
@@ -31,6 +37,7 @@ class FaultProxy:
         parts = urlsplit(upstream)
         self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.rules: list[Rule] = []
+        self.headers: list[tuple[str, str, frozenset[str]]] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -47,7 +54,15 @@ class FaultProxy:
     def fail(
         self, *, method: str, query: str = "", status: int = 503, code: str = "SlowDown", times: int | None = 1
     ) -> Rule:
-        rule = Rule(method.upper(), query, status, code, times)
+        return self._add(Rule(method.upper(), query, status, code, times))
+
+    def corrupt(self, *, method: str, query: str = "", times: int | None = 1) -> Rule:
+        return self._add(Rule(method.upper(), query, 0, "", times, action="corrupt"))
+
+    def tamper(self, *, method: str, query: str = "", header: str, value: str, times: int | None = 1) -> Rule:
+        return self._add(Rule(method.upper(), query, 0, "", times, action="tamper", header=header.lower(), value=value))
+
+    def _add(self, rule: Rule) -> Rule:
         with self.lock:
             self.rules.append(rule)
         return rule
@@ -85,7 +100,11 @@ class FaultProxy:
             def _serve(self) -> None:
                 body = self._body()
                 rule = proxy._pick(self.command, self.path)
-                if rule is not None:
+                with proxy.lock:
+                    proxy.headers.append((self.command, self.path, frozenset(k.lower() for k in self.headers)))
+                if rule is not None and rule.action == "corrupt" and body:
+                    body = bytes([body[0] ^ 0xFF]) + body[1:]
+                if rule is not None and rule.action == "fail":
                     xml = (
                         f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{rule.code}</Code>'
                         f"<Message>injected by the test proxy</Message></Error>"
@@ -109,6 +128,8 @@ class FaultProxy:
                 self.send_response(reply.status)
                 head = self.command == "HEAD"  # a HEAD reply's Content-Length is the object's size: keep it
                 for key, value in reply.getheaders():
+                    if rule is not None and rule.action == "tamper" and key.lower() == rule.header:
+                        value = rule.value
                     if key.lower() not in _HOP and (head or key.lower() != "content-length"):
                         self.send_header(key, value)
                 if not head:

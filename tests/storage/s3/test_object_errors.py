@@ -38,8 +38,10 @@ def proxy(s3_server: SeaweedS3) -> Iterator[FaultProxy]:
     fault.stop()
 
 
-def store_on(endpoint: str, location: ObjectLocation, key: str, secret: str, attempts: int = 1) -> ObjectStorage:
-    return ObjectStorage(make_fs(endpoint, key, secret, attempts=attempts), location, part_size=MIN_PART_SIZE)
+def store_on(
+    endpoint: str, location: ObjectLocation, key: str, secret: str, attempts: int = 1, **config: Any
+) -> ObjectStorage:
+    return ObjectStorage(make_fs(endpoint, key, secret, attempts=attempts, **config), location, part_size=MIN_PART_SIZE)
 
 
 def test_bad_credentials_are_not_retryable(s3_server: SeaweedS3, s3_location: ObjectLocation) -> None:
@@ -134,3 +136,77 @@ def test_botocore_retries_absorb_one_slowdown(
         writer.write(b"z" * (MIN_PART_SIZE + 10))
     assert rule.hits == 1 and store.stat("a.bin") is not None
     assert s3_location.bucket == BUCKET
+
+
+def _write_three_parts(store: ObjectStorage) -> None:
+    with store.atomic_write("big.bin") as writer:
+        for n in range(3):
+            writer.write(bytes([n]) * MIN_PART_SIZE)
+
+
+def test_parts_carry_a_crc32_the_store_verifies(
+    proxy: FaultProxy, s3_server: SeaweedS3, s3_location: ObjectLocation, s3_admin: Any
+) -> None:
+    """Every part and the upload itself name CRC32 (as boto3 does), so the store checks each body on arrival; the
+    object comes out whole, and the store's record of it carries the composite CRC32."""
+    store = store_on(proxy.url, s3_location, s3_server.access_key, s3_server.secret_key)
+    _write_three_parts(store)
+    parts = [names for method, path, names in proxy.headers if method == "PUT" and "partNumber=" in path]
+    assert len(parts) == 3 and all("x-amz-checksum-crc32" in names for names in parts)
+    (create,) = [names for method, path, names in proxy.headers if method == "POST" and path.endswith("?uploads")]
+    assert "x-amz-checksum-algorithm" in create
+    with store.open_read("big.bin") as stream:
+        assert stream.read() == b"".join(bytes([n]) * MIN_PART_SIZE for n in range(3))
+
+
+def test_a_part_damaged_in_transit_is_refused_and_nothing_is_published(
+    proxy: FaultProxy, s3_server: SeaweedS3, s3_location: ObjectLocation, s3_admin: Any
+) -> None:
+    """One byte flipped on the wire: the store refuses the part (its checksum or the signed payload hash), the error
+    is retryable (the next try sends it whole), the upload is aborted and the old object stays."""
+    store = store_on(proxy.url, s3_location, s3_server.access_key, s3_server.secret_key)
+    with store.atomic_write("big.bin") as writer:
+        writer.write(b"old")
+    before = all_keys(s3_admin)
+    rule = proxy.corrupt(method="PUT", query="partNumber=2")
+    with pytest.raises(FileError) as info:
+        _write_three_parts(store)
+    assert rule.hits == 1 and info.value.is_retryable
+    assert info.value.details["code"] in ("BadDigest", "XAmzContentSHA256Mismatch"), info.value.details
+    assert all_keys(s3_admin) == before and open_uploads(s3_admin, s3_location.key_prefix) == []
+    with store.open_read("big.bin") as stream:
+        assert stream.read() == b"old"
+    assert_no_secrets(info.value, s3_server)
+
+
+@pytest.mark.parametrize(
+    ("config", "header", "what"),
+    [
+        ({}, "x-amz-checksum-crc32", "checksum"),
+        ({"request_checksum_calculation": "when_required"}, "etag", "ETag"),
+    ],
+    ids=["crc32-echo", "md5-etag-without-checksums"],
+)
+def test_a_store_that_received_other_bytes_publishes_nothing(
+    proxy: FaultProxy,
+    s3_server: SeaweedS3,
+    s3_location: ObjectLocation,
+    s3_admin: Any,
+    config: dict[str, str],
+    header: str,
+    what: str,
+) -> None:
+    """The store's reply to a part says it holds other bytes (its CRC32 echo, or, for a client that sends no
+    checksums, the ETag that is the MD5 of what it stored): retryable, aborted, nothing at the key."""
+    store = store_on(proxy.url, s3_location, s3_server.access_key, s3_server.secret_key, **config)
+    value = "AAAAAA==" if header.startswith("x-amz") else '"0123456789abcdef0123456789abcdef"'
+    before = all_keys(s3_admin)
+    rule = proxy.tamper(method="PUT", query="partNumber=2", header=header, value=value)
+    with pytest.raises(FileError) as info:
+        _write_three_parts(store)
+    assert rule.hits == 1 and info.value.is_retryable
+    assert f"({what} mismatch)" in str(info.value) and "nothing was published" in str(info.value)
+    assert all_keys(s3_admin) == before
+    assert open_uploads(s3_admin, s3_location.key_prefix) == []
+    sent = [names for method, path, names in proxy.headers if method == "PUT" and "partNumber=" in path]
+    assert all(("x-amz-checksum-crc32" in names) is (not config) for names in sent)
