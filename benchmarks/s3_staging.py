@@ -114,14 +114,14 @@ def worker(case: str, mib: int, data_file: str) -> dict[str, float]:
     from airflow_provider_flow.core.state import ExecutionState
     from airflow_provider_flow.nodes.file_sink import FileSinkConfig, FileSinkRuntime
     from airflow_provider_flow.storage.object_keys import parse_base_uri
-    from airflow_provider_flow.storage.object_store import ObjectStorage, _sync
+    from airflow_provider_flow.storage.object_store import ObjectStorage
     from tests.fixtures.s3 import make_fs
 
     env = dict(os.environ)
     location = parse_base_uri(f"s3://bench_conn@{BUCKET}/{case}")
     client = _boto3(env)
     fs = make_fs(env["S3_ENDPOINT"], env["S3_KEY"], env["S3_SECRET"], attempts=3)
-    _sync(fs, fs.set_session)  # the client made before the clock starts, like boto3's above
+    # make_fs makes the client before the clock starts, like boto3's above
     if case in SOURCE_CASES:  # imported before the clock starts, like the others
         import airflow_provider_flow.http.settings
         import airflow_provider_flow.nodes.http_source  # noqa: F401

@@ -8,6 +8,7 @@ never holds a referenced file in memory.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,10 @@ def upstream_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
 
 #: Records per block when inline records are handed on in blocks (:func:`input_blocks`).
 LIST_BLOCK_RECORDS = 1000
+
+#: A block gathered from a Python iterable is handed on after this long even when not full, so the records of a
+#: slow generator are written, counted and logged at their own pace rather than held back for a full block.
+GATHER_SECONDS = 0.2
 
 #: One block of records, with the NDJSON lines they were read from when those are their exact JSON (else None).
 Block = tuple[list[Any], bytes | memoryview | None]
@@ -67,7 +72,9 @@ def input_blocks(
     Inline lists come in slices of :data:`LIST_BLOCK_RECORDS`; referenced files a read block at a time, with
     their original NDJSON lines where those are the records' exact JSON (a UTF-8 NDJSON writer takes them as
     they are: :meth:`~airflow_provider_flow.records.writer.RecordWriter.write_lines`); records from a Python
-    generator one by one (it may be slow: nothing waits for a block of them to fill). ``text_only``: the caller
+    generator gathered into blocks of the same size, each handed on after :data:`GATHER_SECONDS` at the latest
+    (a slow generator's records are not held back; one by one, a fast one cost ~2 us per record in per-block
+    work, half of file.sink's time). ``text_only``: the caller
     writes the text of every block that has one (see :func:`~airflow_provider_flow.records.codecs.record_blocks`).
     """
     kind, value = _classify(data, field)  # here, so bad input fails before the runtime opens anything
@@ -89,8 +96,23 @@ def _blocks(
         for start in range(0, len(value), LIST_BLOCK_RECORDS):
             yield list(value[start : start + LIST_BLOCK_RECORDS]), None
     else:
-        for record in value:
-            yield [record], None
+        yield from _gathered(iter(value))
+
+
+def _gathered(records: Iterator[Any]) -> Iterator[Block]:
+    """Records of an iterable in blocks of up to :data:`LIST_BLOCK_RECORDS`, none older than :data:`GATHER_SECONDS`
+    (a record that took longer to come than that goes on at once, in a block of its own)."""
+    clock = time.monotonic
+    block: list[Any] = []
+    started = clock()
+    for record in records:
+        block.append(record)
+        if len(block) >= LIST_BLOCK_RECORDS or clock() - started >= GATHER_SECONDS:
+            yield block, None
+            block = []
+            started = clock()
+    if block:
+        yield block, None
 
 
 def _classify(data: Any, field: str) -> tuple[str, Any]:
