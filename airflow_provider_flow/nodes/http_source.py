@@ -270,7 +270,7 @@ class HttpSourceRuntime:
         published = checkpoints.publish(
             pages, progress, output_path=config.output_path, format=config.output_format, mode=config.write_mode
         )
-        checkpoints.finished(pages)
+        checkpoints.finished()
         return published.model_copy(update={"pages": pages})
 
     def _all_pages(

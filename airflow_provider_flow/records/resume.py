@@ -1,8 +1,11 @@
 """Resumable pagination: an Airflow retry of an ``http.source`` continues after the last page a failed try finished.
 
 With ``output_path``, when a retry may follow (``try_number <= max_tries``) or a checkpoint exists, every finished
-page is staged in the node's storage (:class:`~airflow_provider_flow.records.staging.PageStage`) and a checkpoint
-is saved in the task state store: pages done, records staged, and the next request. A retry of the same task
+page is staged in the node's storage (:class:`~airflow_provider_flow.records.staging.PageStage`, in segments of a
+few seconds' or megabytes' worth of pages) and, as each segment closes, a checkpoint is saved in the task state
+store: pages done, records staged, the segments, and the next request. A try that fails with an error closes its
+segment at the last finished page first, so its retry requests the failed page and on; a try killed outright
+loses at most its open segment. A retry of the same task
 instance with the same rendered config reads the checkpoint, requests the next page and on, and publishes the output
 from every staged page, atomically, once, at the end; then the stage and the checkpoint are deleted.
 
@@ -12,7 +15,7 @@ What it never does:
   pagination, output and the connection's resolved URL), so a changed config starts over (and deletes the old
   stage). A ``full_refresh`` DAG param does the same.
 * Store secrets: the next request is kept as the URL when it is not the first one (and only if redaction leaves
-  it unchanged: a next-page URL carrying a credential is never stored; that page is simply not checkpointed) and
+  it unchanged: a next-page URL carrying a credential is never stored; no segment closes after that page) and
   as the query parameters that *differ* from the node's own ``params`` (the page counter, offset or cursor), so a
   key in ``params`` is not copied. Values are small JSON: no per-page data.
 * Resume XCom results: without ``output_path`` the records are bounded by ``max_response_bytes`` and go into XCom
@@ -24,6 +27,7 @@ The loop guard's memory of earlier pages is not carried over: a loop spanning th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -92,6 +96,8 @@ class SourceCheckpoints:
     records: int = 0
     resumed_records: int = 0
     _warned: bool = False
+    #: The checkpoint of the last finished page, when its next request can be kept: what a closing segment saves.
+    _pending: dict[str, Any] | None = None
 
     @classmethod
     def open(
@@ -142,26 +148,34 @@ class SourceCheckpoints:
             records,
             self.safe_url(url),
         )
-        self.stage.start_at(pages + 1)
+        segments = saved.get("segments")
+        self.stage.start_at(pages + 1, segments if isinstance(segments, list) else None)
         return ResumePoint(pages=pages, records=records, url=url, params=params)
 
     def stage_all(self, records: Iterable[Any], progress: ProgressReporter) -> int:
         """Stage every record (``records`` calls :meth:`page_done` at each page's end), counting this try's in
         ``progress``; returns the pages staged, resumed ones included. A failure discards the unfinished page and
-        keeps the finished ones for a retry."""
+        keeps the finished ones for a retry (their segment closed and checkpointed, when their next request can be
+        kept)."""
         count = progress.add_record
         try:
             for record in records:
                 self.stage.write(record)
                 count()
         except BaseException:
-            self.stage.abort()
+            pending = self._pending
+            if self.stage.abort(keep_finished=pending is not None) and pending is not None:
+                with contextlib.suppress(Exception):  # the try is failing anyway; the segment is then orphaned
+                    self._save(pending)
             raise
+        self.stage.close_segment()  # the last pages: published from the stage next
         return self.stage.next_page - 1
 
     def page_done(self, pages: int, nxt_url: str | None, nxt_params: dict[str, Any] | None) -> None:
-        """Page ``pages`` has all its records: publish its staged file, then save where the next try would go on."""
+        """Page ``pages`` has all its records: append it to the open segment; when that is due, close it and save
+        where the next try would go on."""
         self.records += self.stage.finish_page()
+        self._pending = None
         if nxt_url is None:
             return  # the last page: the output is published next, nothing to resume to
         url: str | None = None if nxt_url == self.first_url else nxt_url
@@ -173,17 +187,20 @@ class SourceCheckpoints:
                     "a retry re-fetches from the last page whose next request could be kept"
                 )
             return
-        self.store.set(
-            SOURCE_KEY,
-            {
-                "fingerprint": self.fingerprint,
-                "staging": self.stage.prefix,
-                "pages": pages,
-                "records": self.records,
-                "url": url,
-                "params": None if nxt_params is None else self._params_delta(nxt_params),
-            },
-        )
+        self._pending = {
+            "fingerprint": self.fingerprint,
+            "staging": self.stage.prefix,
+            "pages": pages,
+            "records": self.records,
+            "url": url,
+            "params": None if nxt_params is None else self._params_delta(nxt_params),
+        }
+        if self.stage.segment_due:
+            self.stage.close_segment()
+            self._save(self._pending)
+
+    def _save(self, checkpoint: dict[str, Any]) -> None:
+        self.store.set(SOURCE_KEY, {**checkpoint, "segments": list(self.stage.segments)})
 
     def publish(
         self, pages: int, progress: ProgressReporter, *, output_path: str, format: str, mode: str
@@ -194,12 +211,12 @@ class SourceCheckpoints:
         storage = self.stage.storage
         if format != "ndjson":
             with RecordWriter(storage, output_path, format=format, mode=mode) as writer:
-                writer.write_many(self.stage.records(pages))
+                writer.write_many(self.stage.records())
             published = writer.reference()
         else:
             with storage.atomic_write(output_path, mode=mode) as written:
-                for page in range(1, pages + 1):
-                    with storage.open_read(self.stage.page_path(page)) as stream:
+                for first in self.stage.segments:
+                    with storage.open_read(self.stage.page_path(first)) as stream:
                         while chunk := stream.read(_COPY_CHUNK):
                             written.write(chunk)
             published = FileReference(
@@ -215,16 +232,18 @@ class SourceCheckpoints:
         progress.finish(output=published.path, details=resumed)
         return published
 
-    def finished(self, pages: int) -> None:
+    def finished(self) -> None:
         """The output is published: delete the checkpoint, then the staged pages."""
         self.store.delete(SOURCE_KEY)
-        self.stage.clear(pages)
+        self.stage.clear()
 
     def _discard(self, saved: dict[str, Any]) -> None:
         self.store.delete(SOURCE_KEY)
-        prefix, pages = saved.get("staging"), saved.get("pages")
+        prefix, pages, segments = saved.get("staging"), saved.get("pages"), saved.get("segments")
         if isinstance(prefix, str) and prefix.startswith(f"{STAGING_ROOT}/") and isinstance(pages, int):
-            PageStage(self.stage.storage, prefix).clear(pages + 1)  # +1: a page a try wrote but never checkpointed
+            old = PageStage(self.stage.storage, prefix)
+            old.start_at(pages + 1, segments if isinstance(segments, list) else None)
+            old.clear(also=pages + 1)  # a segment a try published but never checkpointed
 
     def _params_delta(self, params: dict[str, Any]) -> dict[str, Any]:
         """The query parameters that differ from the node's own (which may hold keys and are in the config)."""

@@ -17,10 +17,11 @@ directly for tests and scripts. It never sees the credentials themselves and nev
   (numbers, ETags and sizes). Only ``CompleteMultipartUpload`` makes the object visible, and only after the
   ``with`` block ended cleanly; on any exception the parts in flight are waited for and the upload is aborted.
   Outputs smaller than a part are one ``PutObject`` (atomic too). A worker killed mid-write leaves at most an
-  *incomplete multipart upload*, never an object: the next write that commits under the same base aborts
-  incomplete uploads under the base prefix that are older than ``stale_upload_seconds`` (default a day, so a slow
-  live writer is never touched); a bucket lifecycle rule ``AbortIncompleteMultipartUpload`` is the belt to these
-  braces and is recommended in the README.
+  *incomplete multipart upload*, never an object: the first write each store (a node's, once per task) commits
+  under the base aborts incomplete uploads under the base prefix that are older than ``stale_upload_seconds``
+  (default a day, so a slow live writer is never touched; once, because listing the uploads after every write
+  cost a staged http.source a request per page); a bucket lifecycle rule ``AbortIncompleteMultipartUpload`` is
+  the belt to these braces and is recommended in the README.
 * **error_if_exists**: refused up front when the object exists, and the commit carries ``If-None-Match: *``, so an
   object that appeared meanwhile is not clobbered (S3 since 2024, SeaweedFS 4.x, MinIO honour it). With
   ``conditional_writes=False`` (for stores that reject the header) it is check-then-write, with a race window.
@@ -276,6 +277,7 @@ class ObjectStorage:
         self.stale_upload_seconds = stale_upload_seconds
         self.conditional_writes = conditional_writes
         self._client: Any = None
+        self._swept = False  # leftovers of killed writers aborted (after this store's first committed write)
 
     @property
     def sends_checksums(self) -> bool:
@@ -439,8 +441,10 @@ class ObjectStorage:
                 writer._settle()
                 self._abort(key, writer._upload_id)
         writer.sha256 = writer._hash.hexdigest()
-        with suppress(Exception):  # cleaning never fails a committed write
-            self.abort_stale_uploads()
+        if not self._swept:
+            self._swept = True
+            with suppress(Exception):  # cleaning never fails a committed write
+                self.abort_stale_uploads()
 
     def _commit(self, writer: ObjectWriter) -> None:
         conditional: dict[str, Any] = {}

@@ -192,10 +192,10 @@ def test_a_staged_page_takes_the_lines_its_records_came_with(base: str) -> None:
     stage.write(named)  # the record the producer named: its line as it came
     stage.write(other)  # any other record (or a changed copy): encoded as usual
     stage.write(dict(named))
-    assert stage.finish_page() == 3
+    assert stage.finish_page() == 3 and stage.close_segment()
     staged = Path(base, "stage/page-00000001.ndjson").read_bytes()
     assert staged == b'{ "b" : 2 , "a" : 1 }\n{"c":[1,2.5]}\n{"b":2,"a":1}\n'
-    assert list(stage.records(1)) == [named, other, named]
+    assert list(stage.records()) == [named, other, named]
 
 
 @pytest.mark.parametrize(

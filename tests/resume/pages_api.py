@@ -64,3 +64,39 @@ def http_conn(server: FlowHttpServer) -> str:
     """The server as an Airflow connection (JSON for an ``AIRFLOW_CONN_*`` variable)."""
     host, port = server.url.removeprefix("http://").split(":")
     return json.dumps({"conn_type": "http", "host": host, "port": int(port), "schema": "http"})
+
+
+def run_source(
+    server: FlowHttpServer,
+    path: str,
+    base: str,
+    store: Any,
+    *,
+    try_number: int = 1,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    """One try of an http.source (no Airflow) over ``path`` to ``<base>/items.ndjson``, a retry allowed, with
+    ``store`` as the task state store kept across tries (as Airflow keeps it); no HTTP retries inside the try."""
+    from airflow_provider_flow.core.config import validate_config
+    from airflow_provider_flow.core.settings import StaticSettingsProvider
+    from airflow_provider_flow.core.state import ExecutionState
+    from airflow_provider_flow.http.settings import HttpSettings, RetrySettings
+    from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
+
+    settings = HttpSettings(base_url=server.url, retry=RetrySettings(max_attempts=1))
+    state = ExecutionState(
+        try_number=try_number,
+        max_tries=1,
+        settings=StaticSettingsProvider(http={"api": settings}),
+        task_store=store,
+    )
+    values = {
+        "http_conn_id": "api",
+        "endpoint": path,
+        "params": params or {},
+        "pagination": {"type": "page"},
+        "records_path": "items",
+        "output_path": "items.ndjson",
+        "base_path": base,
+    }
+    return HttpSourceRuntime().execute(validate_config(HttpSourceConfig, values), None, state)

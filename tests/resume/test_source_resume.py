@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.http_server import FlowHttpServer
-from tests.resume.pages_api import ALL_IDS, PagesApi, http_conn
+from tests.resume.pages_api import ALL_IDS, PagesApi, http_conn, run_source
 
 
 def source_dag(dag_id: str, path: str, base: Path, **config: Any) -> Any:
@@ -103,34 +103,14 @@ def test_a_try_that_fails_publishes_nothing_and_a_changed_config_starts_over(
     http_server: FlowHttpServer, tmp_path: Path
 ) -> None:
     """Runtime level: the same store across two tries, as Airflow keeps it; the second try has other params."""
-    from airflow_provider_flow.core.config import validate_config
-    from airflow_provider_flow.core.settings import StaticSettingsProvider
-    from airflow_provider_flow.core.state import ExecutionState, MemoryStore
+    from airflow_provider_flow.core.state import MemoryStore
     from airflow_provider_flow.errors import FlowError
-    from airflow_provider_flow.http.settings import HttpSettings, RetrySettings
-    from airflow_provider_flow.nodes.http_source import HttpSourceConfig, HttpSourceRuntime
 
     api = PagesApi(http_server, "/resume/changed", fail_page=4)
-    settings = HttpSettings(base_url=http_server.url, retry=RetrySettings(max_attempts=1))
     store = MemoryStore()
 
     def attempt(try_number: int, params: dict[str, Any]) -> Any:
-        state = ExecutionState(
-            try_number=try_number,
-            max_tries=1,
-            settings=StaticSettingsProvider(http={"api": settings}),
-            task_store=store,
-        )
-        values = {
-            "http_conn_id": "api",
-            "endpoint": "/resume/changed",
-            "params": params,
-            "pagination": {"type": "page"},
-            "records_path": "items",
-            "output_path": "items.ndjson",
-            "base_path": str(tmp_path),
-        }
-        return HttpSourceRuntime().execute(validate_config(HttpSourceConfig, values), None, state)
+        return run_source(http_server, "/resume/changed", str(tmp_path), store, try_number=try_number, params=params)
 
     with pytest.raises(FlowError):
         attempt(1, {"v": "1", "api_key": "sekret-123"})
@@ -139,7 +119,8 @@ def test_a_try_that_fails_publishes_nothing_and_a_changed_config_starts_over(
     assert saved["pages"] == 3 and saved["url"] is None  # the next request is the first URL with page=4
     assert saved["params"] == {"set": {"page": 4}, "drop": []}  # the node's own params (the key) are not copied
     assert "sekret-123" not in json.dumps(saved)
-    assert len(staged_files(tmp_path)) == 3
+    assert saved["segments"] == [1]  # pages 1-3 in one segment, closed when the try failed
+    assert len(staged_files(tmp_path)) == 1
 
     ref = attempt(2, {"v": "2", "api_key": "sekret-123"})  # another query: the staged pages of v=1 must not be reused
     assert api.pages_requested == [1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
