@@ -59,7 +59,7 @@ from airflow_provider_flow.http.settings import (
     TimeoutSeconds,
 )
 from airflow_provider_flow.incremental import WATERMARK_XCOM_KEY, IncrementalConfig, WatermarkTracker
-from airflow_provider_flow.records.codecs import fast_json
+from airflow_provider_flow.records.codecs import fast_json_lines
 from airflow_provider_flow.records.output import OriginalLines, emit_records
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.resume import ResumePoint, SourceCheckpoints
@@ -140,19 +140,18 @@ class HttpSourceConfig(ConfigModel):
         return self
 
 
-def _digest_page(records: list[Any]) -> tuple[bytes, list[bytes | None]]:
-    """A page's digest and its records as JSON lines: each record is encoded once, for the digest and, when the
+def _digest_page(records: list[Any]) -> tuple[bytes, bytes | None]:
+    """A page's digest and its records' NDJSON text: each record is encoded once, for the digest and, when the
     output is an NDJSON file, as its line there. A page with a record only the stdlib encoder can write (an
-    integer beyond 64 bits, NaN, ...) is digested with ``marshal`` instead and its records are encoded by the writer.
-    """
+    integer beyond 64 bits, NaN, ...) is digested with ``marshal`` instead (no text: the writer encodes them)."""
     digest = PageDigest()
-    lines = [fast_json(record) for record in records]
-    encoded = [line for line in lines if line is not None]
-    if len(encoded) == len(lines):
-        digest.add_line(b"\n".join(encoded))
-    else:
+    lines = fast_json_lines(records)
+    if lines is None:
         digest.add_record(records)
-    return digest.digest(), lines
+        return digest.digest(), None
+    text = b"\n".join(lines)
+    digest.add_line(text)
+    return digest.digest(), text + b"\n" if lines else b""
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -395,13 +394,14 @@ class HttpSourceRuntime:
         # can be as large as the page itself, which max_response_bytes already allows).
         limit = max(MAX_RESULT_SIZE, 2 * len(response.content))
         records = self._extract(body, records_expr, config, client.settings.safe_url(url), limit)
-        digest, encoded = _digest_page(records)
-        if lines is None:
+        digest, text = _digest_page(records)
+        if lines is None or text is None:
             yield from records
-        else:
-            for record, line in zip(records, encoded, strict=True):
-                lines.record, lines.line = record, line
-                yield record
+        else:  # the whole page named at once: a consumer writing NDJSON takes its text as is
+            lines.record = lines.line = None
+            lines.page, lines.page_text = records, text
+            yield from records
+            lines.page = lines.page_text = None
         nxt_url, nxt_params = paginator.next_request(
             url=url, params=params, count=len(records), links=response.links, body=body, response_url=response.url
         )

@@ -123,7 +123,7 @@ def encode_record(record: Any, index: int) -> bytes:
 
     orjson writes NaN and Infinity as ``null``: a record whose output holds a ``null`` is checked for them (the
     walk runs only then), so refusing them costs nothing on the records that have none."""
-    try:  # fast_json inlined: this runs once per record written
+    try:  # this runs once per record written
         data = orjson.dumps(record, default=_json_default, option=_ORJSON_OPTIONS)
     except TypeError:  # what orjson cannot write, the stdlib writes (big integers, ...) or words the error
         return _encode_stdlib(record, index)
@@ -132,18 +132,19 @@ def encode_record(record: Any, index: int) -> bytes:
     return data
 
 
-def fast_json(record: Any) -> bytes | None:
-    """What :func:`encode_record` writes for ``record``, or None when only the stdlib can decide (an integer
-    beyond 64 bits, a non-string key, NaN or Infinity, nesting deeper than 254 levels, a value JSON cannot hold).
-    Producers that need a record's bytes anyway (a page digest) hand them on instead of having them encoded twice.
-    """
+def fast_json_lines(records: list[Any]) -> list[bytes] | None:
+    """What :func:`encode_record` writes for each record, encoded at once (no Python call per record), or None when
+    one of them needs the stdlib (an integer beyond 64 bits, a non-string key, NaN or Infinity, nesting deeper than
+    254 levels): the caller then has them encoded record by record. Producers that need the bytes anyway (a page
+    digest) hand them on instead of having them encoded twice."""
     try:
-        data = orjson.dumps(record, default=_json_default, option=_ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError
+        lines = [orjson.dumps(record, default=_json_default, option=_ORJSON_OPTIONS) for record in records]
+    except TypeError:
         return None
-    if b"null" in data and _has_non_finite(record):
-        return None
-    return data
+    for line, record in zip(lines, records, strict=True):
+        if b"null" in line and _has_non_finite(record):
+            return None
+    return lines
 
 
 def dumps_record(record: Any, index: int) -> str:

@@ -8,7 +8,8 @@ records decides this here, with the same counting and the same reference fields.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import operator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,29 @@ class OriginalLines:
 
     record: Any = None
     line: bytes | None = None
+    #: A whole page named at once (a JSON page whose every record was encoded for its digest): its records, in
+    #: order, and their NDJSON text (each line ending in a line break), set before its first record is yielded.
+    #: A consumer that sees that first record takes the page's records at once and, when they are the very records
+    #: named, writes the text (see :func:`take_page`).
+    page: list[Any] | None = None
+    page_text: bytes | None = None
+
+    def starts_page(self, record: Any) -> bool:
+        """Whether ``record`` is the first record of the page named."""
+        page = self.page
+        return page is not None and len(page) > 0 and record is page[0]
+
+
+def take_page(first: Any, rest: Iterator[Any], lines: OriginalLines) -> tuple[list[Any], bytes | None]:
+    """The page that ``first`` starts (:meth:`OriginalLines.starts_page`): its records, taken from ``rest``, and its
+    text, or None for the text when what arrived is not exactly the page named (a wrapper dropped or replaced a
+    record): those are then written record by record."""
+    page, text = lines.page, lines.page_text
+    assert page is not None  # starts_page checked
+    block = [first, *itertools.islice(rest, len(page) - 1)]
+    if len(block) == len(page) and all(map(operator.is_, block, page)):
+        return block, text
+    return block, None
 
 
 def emit_records(
@@ -79,7 +103,16 @@ def emit_records(
 def _write_passing_lines_through(
     writer: RecordWriter, records: Iterable[Any], progress: ProgressReporter, lines: OriginalLines
 ) -> None:
-    for record in records:
+    pending = iter(records)
+    for record in pending:
+        if lines.starts_page(record):
+            block, text = take_page(record, pending, lines)
+            if text is not None:
+                writer.write_text(text, len(block))
+            else:
+                writer.write_many(block)
+            progress.update(records=len(block))
+            continue
         line = lines.line
         if line is not None and record is lines.record:
             writer.write_line(line)

@@ -38,6 +38,7 @@ from pydantic import BaseModel
 
 from airflow_provider_flow.core.progress import ProgressReporter
 from airflow_provider_flow.core.state import ExecutionState, KeyValueStore
+from airflow_provider_flow.records.output import take_page
 from airflow_provider_flow.records.reference import FileReference
 from airflow_provider_flow.records.staging import STAGING_ROOT, PageStage, resumable_store, task_instance_key
 from airflow_provider_flow.records.writer import RecordWriter
@@ -157,10 +158,20 @@ class SourceCheckpoints:
         ``progress``; returns the pages staged, resumed ones included. A failure discards the unfinished page and
         keeps the finished ones for a retry (their segment closed and checkpointed, when their next request can be
         kept)."""
-        count = progress.add_record
+        count, stage, lines = progress.add_record, self.stage, self.stage.original_lines
+        incoming = iter(records)
         try:
-            for record in records:
-                self.stage.write(record)
+            for record in incoming:
+                if lines is not None and lines.starts_page(record):
+                    block, text = take_page(record, incoming, lines)
+                    if text is not None:
+                        stage.write_text(text, len(block))
+                    else:
+                        for each in block:
+                            stage.write(each)
+                    progress.update(records=len(block))
+                    continue
+                stage.write(record)
                 count()
         except BaseException:
             pending = self._pending

@@ -134,7 +134,8 @@ class PageStage:
         self.segment_bytes = SEGMENT_BYTES if segment_bytes is None else segment_bytes
         self.segments: list[int] = []
         self._page = 1
-        self._lines: list[bytes] = []  # the page being fetched, as NDJSON lines (each ending in a line break)
+        self._lines: list[bytes] = []  # the page being fetched, as NDJSON text (each line ending in a line break)
+        self._count = 0  # its records
         self._segment: contextlib.ExitStack | None = None
         self._writer: StorageWriter | None = None
         self._first = 0
@@ -160,11 +161,17 @@ class PageStage:
         if lines is not None and lines.line is not None and record is lines.record:
             self._lines.append(lines.line + b"\n")  # exactly what the output's NDJSON writer takes as is
         else:
-            self._lines.append(encode_record(record, len(self._lines)) + b"\n")
+            self._lines.append(encode_record(record, self._count) + b"\n")
+        self._count += 1
+
+    def write_text(self, text: bytes, count: int) -> None:
+        """``count`` records given as their NDJSON text (each line ending in a line break), taken as is."""
+        self._lines.append(text)
+        self._count += count
 
     def finish_page(self) -> int:
         """The page being fetched is complete: append it to the open segment; returns its record count."""
-        count = len(self._lines)
+        count, self._count = self._count, 0
         if self._writer is None:
             self._segment = contextlib.ExitStack()
             self._writer = self._segment.enter_context(self.storage.atomic_write(self.page_path(self._page)))
@@ -196,6 +203,7 @@ class PageStage:
         """A failed try: drop the unfinished page; publish the finished pages of the open segment when
         ``keep_finished`` (returns whether that happened), else discard them too."""
         self._lines.clear()
+        self._count = 0
         if keep_finished:
             with contextlib.suppress(Exception):  # the try is failing anyway: its segment is only a bonus
                 return self.close_segment()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,37 @@ def test_a_json_page_with_nan_is_refused_when_written(http_server, state, tmp_pa
     with pytest.raises(FlowValidationError, match="cannot be written as JSON") as info:
         run(state, endpoint="/nan-page", records_path="items", output_path="out.ndjson", base_path=str(tmp_path))
     assert info.value.field == "data[1]" and list(tmp_path.iterdir()) == []
+
+
+def test_a_named_page_is_written_as_its_text_only_when_the_very_records_arrive(tmp_path: Path) -> None:
+    """Between producer and writer a wrapper may drop or replace records (the page named is then not what
+    arrives): those pages are encoded record by record; a page that arrives whole is written as its text."""
+    from airflow_provider_flow.core.progress import ProgressReporter
+    from airflow_provider_flow.records.output import OriginalLines, emit_records
+    from airflow_provider_flow.storage.local_store import LocalStorage
+
+    lines = OriginalLines()
+    pages = [[{"a": 1}, {"b": 2}], [{"c": 3}, {"d": 4}]]
+    named_text = b'{ "a" : 1 }\n{ "b" : 2 }\n'  # spaced: differs from what encoding the records would give
+
+    def produce() -> Any:
+        for page in pages:
+            lines.page, lines.page_text = page, named_text if page is pages[0] else b'{ "c" : 3 }\n{ "d" : 4 }\n'
+            yield from page
+            lines.page = lines.page_text = None
+
+    def replacing_the_last(records: Any) -> Any:  # passes page 1 as it is, copies page 2's last record
+        for record in records:
+            yield dict(record) if record is pages[1][1] else record
+
+    log = logging.getLogger("test")
+    storage = LocalStorage(str(tmp_path))
+    ref = emit_records(
+        replacing_the_last(produce()),
+        ProgressReporter(log, "t"),
+        storage=storage,
+        output_path="o.ndjson",
+        original_lines=lines,
+    )
+    assert (tmp_path / "o.ndjson").read_bytes() == named_text + b'{"c":3}\n{"d":4}\n'
+    assert ref.records == 4
