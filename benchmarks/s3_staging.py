@@ -60,9 +60,13 @@ SOURCE_CASES = {
     "source_pages": "http.source JSON pages -> S3",
     "source_ndjson": "http.source NDJSON body -> S3",
     "source_pages_local": "  the same pages -> a local file",
+    "source_pages_staged": "  the same pages -> S3, retries on",
 }
-#: Not a goal: http.source's own cost (HTTP, JSON parse and encode) without object storage, for reference.
+#: Not goals, for reference: http.source's own cost (HTTP, JSON parse and encode) without object storage, and the
+#: same run when a retry may follow (pages staged in segments, then the output published from them: records/resume.py)
 LOCAL_SOURCE = "source_pages_local"
+STAGED_SOURCE = "source_pages_staged"
+REFERENCE_SOURCES = (LOCAL_SOURCE, STAGED_SOURCE)
 #: Goal id -> (project case, the goal: ratio to boto3 upload_fileobj of the same bytes, issue 12).
 GOALS = {
     "s3_atomic_write": ("atomic", 0.8),  # the staging itself: bytes in, the same object out
@@ -159,7 +163,7 @@ def worker(case: str, mib: int, data_file: str) -> dict[str, float]:
         buffer.seek(0)
         client.upload_fileobj(buffer, BUCKET, f"{case}/out.ndjson")
     elapsed = time.perf_counter() - started
-    if case != LOCAL_SOURCE:
+    if case not in REFERENCE_SOURCES:
         head = client.head_object(Bucket=BUCKET, Key=f"{case}/out.ndjson")
         assert head["ContentLength"] == size, (head["ContentLength"], size)
     return {"seconds": elapsed, "bytes": size, "baseline_rss": baseline, "peak_rss": _rss_mib()}
@@ -186,7 +190,8 @@ def _http_source(case: str, env: dict[str, str], fs: Any, location: Any) -> int:
         # one body of the whole size: over http.source's default bound for a single response
         config.update(endpoint="/ndjson", response_format="ndjson", max_response_bytes=1 << 40)
     model = validate_config(HttpSourceConfig, {**config, "output_path": "out.ndjson"})
-    ref = HttpSourceRuntime().execute(model, None, ExecutionState(settings=settings))
+    retries = 1 if case == STAGED_SOURCE else 0  # a try that may be retried stages its pages
+    ref = HttpSourceRuntime().execute(model, None, ExecutionState(settings=settings, max_tries=retries))
     if case == LOCAL_SOURCE:
         os.unlink(os.path.join(config["base_path"], "out.ndjson"))
         os.rmdir(config["base_path"])
@@ -310,7 +315,7 @@ def main() -> None:
             if wanted & {"s3_file_sink", "s3_atomic_write"}:
                 paired.update(_sink_group(mib, args.runs, env))
             sources = [case for goal, (case, _) in GOALS.items() if goal in wanted and case in SOURCE_CASES]
-            sources += [LOCAL_SOURCE] if "source_pages" in sources else []
+            sources += list(REFERENCE_SOURCES) if "source_pages" in sources else []
             if sources:
                 paired.update(_source_group(mib, args.runs, env, server, sources))
             if mib == max(sizes):
@@ -389,7 +394,7 @@ def _source_group(
             for case in cases[i % len(cases) :] + cases[: i % len(cases)]:
                 project, boto3 = paired[case]
                 project.append(run_case(case, mib, "", env))
-                if case == LOCAL_SOURCE:  # paired with the S3 run of the same pages instead
+                if case in REFERENCE_SOURCES:  # paired with the S3 run of the same pages instead
                     continue
                 if case not in copies:  # the same bytes: what http.source published, fetched once
                     fd, copies[case] = tempfile.mkstemp(prefix="apf-s3-bench-", suffix=".ndjson")
@@ -405,12 +410,13 @@ def _source_group(
             os.unlink(path)
     for case in cases:
         project, boto3 = paired[case]
-        if case == LOCAL_SOURCE:
+        if case in REFERENCE_SOURCES:
             _row(SOURCE_CASES[case], project, paired["source_pages"][1])
             continue
         _row(SOURCE_CASES[case], project, boto3)
         _row("  boto3 upload_fileobj, the same bytes", boto3, boto3)
-    paired.pop(LOCAL_SOURCE, None)
+    for case in REFERENCE_SOURCES:
+        paired.pop(case, None)
     return paired
 
 
