@@ -99,6 +99,8 @@ class SourceCheckpoints:
     _warned: bool = False
     #: The checkpoint of the last finished page, when its next request can be kept: what a closing segment saves.
     _pending: dict[str, Any] | None = None
+    #: The checkpoint of the segment closing in the background, saved once it is published.
+    _closing: dict[str, Any] | None = None
 
     @classmethod
     def open(
@@ -174,19 +176,36 @@ class SourceCheckpoints:
                 stage.write(record)
                 count()
         except BaseException:
-            pending = self._pending
-            if self.stage.abort(keep_finished=pending is not None) and pending is not None:
-                with contextlib.suppress(Exception):  # the try is failing anyway; the segment is then orphaned
-                    self._save(pending)
+            self._keep_finished_pages()
             raise
+        self._settle()
         self.stage.close_segment()  # the last pages: published from the stage next
         return self.stage.next_page - 1
+
+    def _keep_finished_pages(self) -> None:
+        """A failing try: publish and checkpoint the segment closing in the background and the finished pages of
+        the open one, so the retry starts at the page that failed (unless a segment could not be published: then
+        nothing after it is kept)."""
+        with contextlib.suppress(Exception):  # the try is failing anyway; a lost segment is re-fetched
+            self._settle()
+        pending = self._pending
+        if self.stage.abort(keep_finished=pending is not None) and pending is not None:
+            with contextlib.suppress(Exception):  # the segment is then orphaned; the retry writes it again
+                self._save(pending)
+
+    def _settle(self) -> None:
+        """Wait for the segment closing in the background and save its checkpoint."""
+        closing, self._closing = self._closing, None
+        if self.stage.settle() and closing is not None:
+            self._save(closing)
 
     def page_done(self, pages: int, nxt_url: str | None, nxt_params: dict[str, Any] | None) -> None:
         """Page ``pages`` has all its records: append it to the open segment; when that is due, close it and save
         where the next try would go on."""
         self.records += self.stage.finish_page()
         self._pending = None
+        if self.stage.closing_done:
+            self._settle()
         if nxt_url is None:
             return  # the last page: the output is published next, nothing to resume to
         url: str | None = None if nxt_url == self.first_url else nxt_url
@@ -207,8 +226,9 @@ class SourceCheckpoints:
             "params": None if nxt_params is None else self._params_delta(nxt_params),
         }
         if self.stage.segment_due:
-            self.stage.close_segment()
-            self._save(self._pending)
+            self._settle()  # one segment closes at a time
+            self.stage.close_segment(background=True)
+            self._closing = self._pending
 
     def _save(self, checkpoint: dict[str, Any]) -> None:
         self.store.set(SOURCE_KEY, {**checkpoint, "segments": list(self.stage.segments)})

@@ -18,6 +18,7 @@ temporary directory. Two things live there, both under the hidden folder :data:`
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -140,6 +141,9 @@ class PageStage:
         self._writer: StorageWriter | None = None
         self._first = 0
         self._opened = 0.0
+        self._closing: tuple[concurrent.futures.Future[None], int] | None = None
+        #: A segment failed to close: no later one may be kept (its pages would follow a gap).
+        self.lost = False
 
     def page_path(self, page: int) -> str:
         """The file of the segment starting at ``page``."""
@@ -173,9 +177,9 @@ class PageStage:
         """The page being fetched is complete: append it to the open segment; returns its record count."""
         count, self._count = self._count, 0
         if self._writer is None:
-            self._segment = contextlib.ExitStack()
-            self._writer = self._segment.enter_context(self.storage.atomic_write(self.page_path(self._page)))
-            self._first, self._opened = self._page, time.monotonic()
+            segment = contextlib.ExitStack()
+            self._writer = segment.enter_context(self.storage.atomic_write(self.page_path(self._page)))
+            self._segment, self._first, self._opened = segment, self._page, time.monotonic()
         if self._lines:
             self._writer.write(b"".join(self._lines))
             self._lines.clear()
@@ -190,13 +194,46 @@ class PageStage:
             writer.bytes >= self.segment_bytes or time.monotonic() - self._opened >= self.segment_seconds
         )
 
-    def close_segment(self) -> bool:
-        """Publish the open segment (every finished page in it); False when none is open."""
-        if self._segment is None:
+    def close_segment(self, *, background: bool = False) -> bool:
+        """Publish the open segment (every finished page in it); False when none is open.
+
+        ``background``: the commit (the last part's upload, on object storage) runs on a thread of its own while
+        the next pages are fetched; it blocked the fetch loop a third of a staged run to S3. One segment closes at
+        a time, in page order: :meth:`settle` waits for it and adds it to :attr:`segments`."""
+        if self._segment is None or self.lost:
             return False
+        self.settle()
         segment, self._segment, self._writer = self._segment, None, None
-        segment.close()  # the atomic write's commit: on failure nothing is published, and it raises
+        if background:
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="flow-stage")
+            self._closing = (pool.submit(segment.close), self._first)
+            pool.shutdown(wait=False)  # its one thread ends with the commit
+            return True
+        try:
+            segment.close()  # the atomic write's commit: on failure nothing is published, and it raises
+        except BaseException:
+            self.lost = True
+            raise
         self.segments.append(self._first)
+        return True
+
+    @property
+    def closing_done(self) -> bool:
+        """Whether a segment closing in the background has finished (:meth:`settle` then returns at once)."""
+        return self._closing is not None and self._closing[0].done()
+
+    def settle(self) -> bool:
+        """Wait for the segment closing in the background: True when there was one (it is then in
+        :attr:`segments`); its failure is raised here, and no later segment is kept."""
+        if self._closing is None:
+            return False
+        (future, first), self._closing = self._closing, None
+        try:
+            future.result()
+        except BaseException:
+            self.lost = True
+            raise
+        self.segments.append(first)
         return True
 
     def abort(self, *, keep_finished: bool = False) -> bool:
@@ -204,7 +241,7 @@ class PageStage:
         ``keep_finished`` (returns whether that happened), else discard them too."""
         self._lines.clear()
         self._count = 0
-        if keep_finished:
+        if keep_finished and not self.lost and self._closing is None:
             with contextlib.suppress(Exception):  # the try is failing anyway: its segment is only a bonus
                 return self.close_segment()
         if self._segment is not None:

@@ -54,25 +54,47 @@ def test_fast_pages_share_one_segment_and_no_checkpoint_until_a_failure(
     assert store.get(KEY) is None and staged_files(tmp_path) == []
 
 
-def test_a_segment_closes_when_due_so_a_killed_try_loses_only_the_open_one(
+def test_a_segment_closes_when_due_so_a_killed_try_loses_only_the_last_two(
     http_server: FlowHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With segments due after 20 bytes (every page), each page is its own checkpointed segment: a try that dies
-    without running its error path (a SIGKILL: here the failure path is disabled) keeps every page before the
-    one it was fetching."""
+    """With segments due after 20 bytes (every page), each page is its own segment, closed in the background while
+    the next page is fetched and checkpointed once published. A try that dies without running its error path (a
+    SIGKILL: here that path is disabled) keeps every page but the one closing and the one being fetched."""
+    from airflow_provider_flow.records.resume import SourceCheckpoints
+
     monkeypatch.setattr(staging, "SEGMENT_BYTES", 20)
-    api = PagesApi(http_server, "/segments/due", fail_page=5)
+    api = PagesApi(http_server, "/segments/due", fail_page=6)
     store = CountingStore()
-    monkeypatch.setattr(staging.PageStage, "abort", lambda self, keep_finished=False: False)  # no closing on error
+    monkeypatch.setattr(SourceCheckpoints, "_keep_finished_pages", lambda self: None)
     with pytest.raises(FlowError):
         attempt(http_server, "/segments/due", tmp_path, store)
     saved = store.get(KEY)
     assert (saved["pages"], saved["segments"], store.writes) == (4, [1, 2, 3, 4], 4)
     monkeypatch.undo()
     ref = attempt(http_server, "/segments/due", tmp_path, store, try_number=2)
-    assert api.pages_requested == [1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10, 11]
+    assert api.pages_requested == [1, 2, 3, 4, 5, 6, 5, 6, 7, 8, 9, 10, 11]
     assert ids_in(tmp_path / "items.ndjson") == ALL_IDS and ref.records == len(ALL_IDS)
     assert staged_files(tmp_path) == []
+
+
+def test_a_segment_that_fails_to_close_keeps_nothing_after_it(
+    http_server: FlowHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A background commit that fails (the store refused it) fails the try, and the finished pages after that
+    segment are not kept either (a checkpoint naming them would skip the lost pages)."""
+    monkeypatch.setattr(staging, "SEGMENT_BYTES", 20)
+    PagesApi(http_server, "/segments/lost")
+    store = CountingStore()
+    (tmp_path / "blocked" / "page-3").mkdir(parents=True)  # a folder where segment 3 is published: its commit fails
+    (tmp_path / "blocked" / "page-3" / "x").write_text("x")
+    real = staging.PageStage.page_path
+    monkeypatch.setattr(
+        staging.PageStage, "page_path", lambda self, page: "blocked/page-3" if page == 3 else real(self, page)
+    )
+    with pytest.raises(FlowError):
+        attempt(http_server, "/segments/lost", tmp_path, store)
+    saved = store.get(KEY)
+    assert (saved["pages"], saved["segments"]) == (2, [1, 2])  # pages 1-2 kept; 3 lost, so 4 and on are not
 
 
 def test_a_checkpoint_from_before_segments_resumes_from_its_page_files(
@@ -95,3 +117,32 @@ def test_a_checkpoint_from_before_segments_resumes_from_its_page_files(
     assert api.pages_requested == [1, 2, 3, 4, 4, 5, 6, 7, 8, 9, 10, 11]
     assert ids_in(tmp_path / "items.ndjson") == ALL_IDS and ref.records == len(ALL_IDS)
     assert staged_files(tmp_path) == [] and json.dumps(store.get(KEY)) == "null"
+
+
+def test_a_segment_whose_background_commit_fails_keeps_nothing_after_it(
+    http_server: FlowHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same when the commit of a segment closing in the background fails (the rename of its temporary file:
+    injected, a real disk fails there too rarely to provoke): the error surfaces while later pages are fetched."""
+    from contextlib import contextmanager
+
+    from airflow_provider_flow.storage.local_store import LocalStorage
+
+    monkeypatch.setattr(staging, "SEGMENT_BYTES", 20)
+    PagesApi(http_server, "/segments/commit")
+    store = CountingStore()
+    real = LocalStorage.atomic_write
+
+    @contextmanager
+    def failing_commit(self: LocalStorage, path: str, **kwargs: Any) -> Any:
+        with real(self, path, **kwargs) as writer:
+            yield writer
+            if path.endswith("page-00000003.ndjson"):
+                raise OSError("rename failed")
+
+    monkeypatch.setattr(LocalStorage, "atomic_write", failing_commit)
+    with pytest.raises(OSError, match="rename failed"):
+        attempt(http_server, "/segments/commit", tmp_path, store)
+    saved = store.get(KEY)
+    assert (saved["pages"], saved["segments"]) == (2, [1, 2])
+    assert not any(p.name == "page-00000004.ndjson" for p in staged_files(tmp_path))
