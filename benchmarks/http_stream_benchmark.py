@@ -32,8 +32,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from _report import profiling
-
 ROOT = Path(__file__).resolve().parents[1]
 CONN_ID = "bench_http"
 
@@ -114,8 +112,7 @@ def run_http_operator(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def worker(args: argparse.Namespace) -> None:
-    with profiling(__file__, args.worker, args.pages):
-        result = run_flow(args) if args.worker == "flow" else run_http_operator(args)
+    result = run_flow(args) if args.worker == "flow" else run_http_operator(args)
     result["peak_rss"] = _rss_mib()
     print("RESULT " + json.dumps(result), flush=True)
 

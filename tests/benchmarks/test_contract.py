@@ -121,15 +121,22 @@ def test_profiling_writes_a_profile_only_when_asked(tmp_path: Path, monkeypatch:
     assert (tmp_path / "prof" / "some_benchmark-project-2.5.prof").exists()
 
 
-#: Owner scripts without worker entries to profile: parse_time_benchmark.py measures ``python -c "import ..."``
-#: probes (an import profile is ``python -X importtime``'s job); file_sink_benchmark.py is not on the contract.
-UNPROFILED = {"parse_time_benchmark.py", "file_sink_benchmark.py"}
+#: Owner scripts the runner's profiles do not reach: parse_time_benchmark.py measures ``python -c "import ..."``
+#: probes (an import profile is ``python -X importtime``'s job); the other two are not on the contract, so the
+#: runner never calls them (and importing ``_report`` would make ``follows_contract`` think they were).
+UNPROFILED = {"parse_time_benchmark.py", "file_sink_benchmark.py", "http_stream_benchmark.py"}
 
 
 @pytest.mark.parametrize("script", sorted({s.path for s in run_all.OWNER_SCRIPTS} - UNPROFILED))
 def test_owner_scripts_profile_their_workers(script: str) -> None:
     """``BENCH_PROFILE_DIR`` reaches every owner script's workers through ``_report.profiling``."""
     assert "profiling(__file__" in (BENCHMARKS / script).read_text(encoding="utf-8")
+
+
+def test_scripts_off_the_contract_are_not_called_by_the_runner() -> None:
+    """They take neither ``--size`` nor ``--runs``: called, they would fail instead of leaving the goal to others."""
+    for script in ("http_stream_benchmark.py", "file_sink_benchmark.py"):
+        assert not run_all.follows_contract(BENCHMARKS / script), script
 
 
 def test_every_goal_has_an_owner_script_following_the_contract() -> None:
