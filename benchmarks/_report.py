@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,23 +177,33 @@ def worker_emit(result: Mapping[str, Any]) -> None:
     print(WORKER_PREFIX + json.dumps({"peak_rss_mib": own_peak_rss_mib(), **result}), flush=True)
 
 
-def profiled(label: str, work: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
-    """``work()``, under cProfile when ``BENCH_PROFILE_DIR`` is set: ``<dir>/<label>.prof`` plus the top 25
-    functions by cumulative time in ``<label>.txt`` (for the "what blocks it" notes of a goal not met)."""
+@contextlib.contextmanager
+def profiling(script: str, contender: str, size: float | str) -> Iterator[None]:
+    """Runs its block under cProfile when ``BENCH_PROFILE_DIR`` is set, leaving ``<script>-<contender>-<size>.prof``
+    and the top 25 functions by cumulative time (``.txt``) there: the evidence for "what blocks" a goal not met.
+
+    Every owner script's workers enter it (``script`` is their ``__file__``), so one environment variable profiles
+    whatever ``scripts/bench.sh`` runs; without the variable it costs nothing.
+    """
     folder = os.environ.get("BENCH_PROFILE_DIR")
     if not folder:
-        return work()
+        yield
+        return
     import cProfile
     import pstats
 
     profile = cProfile.Profile()
-    result = profile.runcall(work)
-    os.makedirs(folder, exist_ok=True)
-    target = Path(folder, label)
-    profile.dump_stats(f"{target}.prof")
-    with open(f"{target}.txt", "w", encoding="utf-8") as text:
-        pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(25)
-    return result
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        os.makedirs(folder, exist_ok=True)
+        size_label = str(int(size)) if isinstance(size, float) and size.is_integer() else str(size)
+        target = Path(folder, f"{Path(script).stem}-{contender}-{size_label}")
+        profile.dump_stats(f"{target}.prof")
+        with open(f"{target}.txt", "w", encoding="utf-8") as text:
+            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(25)
 
 
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:

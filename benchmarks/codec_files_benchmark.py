@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _report import profiling
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -197,7 +199,8 @@ def main() -> None:
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.folder, args.size)
+        with profiling(__file__, args.child, args.size):
+            child(args.child, args.folder, args.size)
         return
     folder = os.path.realpath(tempfile.mkdtemp(prefix="apf-codec-files-"))
     prepare(folder, args.size)

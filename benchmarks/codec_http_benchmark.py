@@ -13,6 +13,11 @@ own); project and baseline alternate, ``--runs`` times, and the ratios are of MB
   >= 3x the throughput before issue 11, is a ratio to that loop (:data:`PAGES_GOAL`); ``--project-root`` pointing
   at a checkout from before measures the old code on the same server. Peak RSS < 150 MiB at any size.
 
+Next to each goal, once per size, what users pick today: ``HttpOperator`` (apache-airflow-providers-http; every
+page's text, as it would go to XCom) and then writing the same NDJSON file (``orjson`` per record). It fills the
+result's ``alternative`` (MB/s of that file) for the runner's "users' pick" column; ``--no-alternative`` skips it
+(importing Airflow costs seconds per process; the runner measures it only at the largest size).
+
 The last line is ``BENCH-RESULT {...}`` for the benchmark runner (one entry per goal).
 """
 
@@ -29,15 +34,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from _report import airflow_env, profiling
 from codec_files_benchmark import make_record  # the same ~1 KB records (this folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_PAGE = 1000
+CONN_ID = "bench_http"  # the Airflow connection HttpOperator reaches the server through
+ALTERNATIVE_NAME = "HttpOperator + write"
 
 #: "3x today's throughput" as a ratio to the orjson loop: before issue 11 http.source reached ~37 MB/s where the
 #: orjson loop reached ~105 MB/s on the same machine (0.35x), so 3x that is 1.06x the loop.
@@ -144,11 +153,64 @@ def baseline_pages(url: str, folder: str) -> int:
     return written
 
 
+def _airflow_context() -> Any:
+    """The least ``HttpOperator.execute`` reads (no scheduler): enough to compare transfer cost. ``Any``: Airflow's
+    ``Context`` type names every key a real task run carries."""
+    from types import SimpleNamespace
+
+    ti = SimpleNamespace(dag_id="bench", task_id="bench", run_id="bench_run", try_number=1, max_tries=0)
+    return {"ti": ti, "params": {}, "logical_date": None}
+
+
+def _write_ndjson(records: Iterable[dict[str, Any]], folder: str) -> int:
+    """The step a user adds after HttpOperator: the records to the same NDJSON file; returns bytes written."""
+    import orjson
+
+    written = 0
+    with open(os.path.join(folder, "alternative.ndjson"), "wb") as out:
+        for record in records:
+            written += out.write(orjson.dumps(record) + b"\n")
+    return written
+
+
+def alternative_ndjson(url: str, folder: str) -> int:
+    """HttpOperator returns the whole body as text; each line is parsed and written (``url`` is in the connection)."""
+    import orjson
+    from airflow.providers.http.operators.http import HttpOperator
+
+    op = HttpOperator(task_id="alternative", http_conn_id=CONN_ID, endpoint="/ndjson", method="GET")
+    text = op.execute(_airflow_context())
+    return _write_ndjson((orjson.loads(line) for line in text.splitlines()), folder)
+
+
+def alternative_pages(url: str, folder: str) -> int:
+    """HttpOperator with a ``pagination_function`` on ``next_page``: a list of every page's text, then the file."""
+    import orjson
+    from airflow.providers.http.operators.http import HttpOperator
+
+    def next_page(response: Any) -> dict[str, Any] | None:
+        following = response.json()["next_page"]
+        return {"data": {"page": following}} if following else None
+
+    op = HttpOperator(
+        task_id="alternative",
+        http_conn_id=CONN_ID,
+        endpoint="/pages",
+        method="GET",
+        data={"page": 1},
+        pagination_function=next_page,
+    )
+    texts = op.execute(_airflow_context())
+    return _write_ndjson((record for text in texts for record in orjson.loads(text)["items"]), folder)
+
+
 CHILDREN = {
     "project_ndjson": project_ndjson,
     "baseline_ndjson": baseline_ndjson,
+    "alternative_ndjson": alternative_ndjson,
     "project_pages": project_pages,
     "baseline_pages": baseline_pages,
+    "alternative_pages": alternative_pages,
 }
 
 #: (stable goal id of benchmarks/run_all.py, key of the measured pair, baseline, goal ratio)
@@ -168,6 +230,8 @@ def child(name: str, url: str, folder: str) -> None:
 
     if name.startswith("project"):
         import airflow_provider_flow.nodes.http_source  # noqa: F401
+    if name.startswith("alternative"):
+        import airflow.providers.http.operators.http  # noqa: F401
     start = time.perf_counter()
     written = CHILDREN[name](url, folder)
     elapsed = time.perf_counter() - start
@@ -175,9 +239,12 @@ def child(name: str, url: str, folder: str) -> None:
     print(json.dumps({"seconds": elapsed, "bytes": written, "rss": rss}))
 
 
-def measure(name: str, url: str, folder: str, project_root: str) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": project_root}
-    cmd = [sys.executable, __file__, "--child", name, "--url", url, "--folder", folder]
+def measure(name: str, url: str, folder: str, project_root: str, size: float) -> dict[str, float]:
+    if name.startswith("alternative"):  # Airflow finds the server through a connection, its home in ``folder``
+        env = {**airflow_env(CONN_ID, url, os.path.join(folder, "airflow")), "PYTHONPATH": project_root}
+    else:
+        env = {**os.environ, "PYTHONPATH": project_root}
+    cmd = [sys.executable, __file__, "--child", name, "--url", url, "--folder", folder, "--size", str(size)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=ROOT).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
 
@@ -200,6 +267,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", help="run only the goals whose key contains this (ndjson, pages)")
     parser.add_argument("--project-root", default=str(ROOT), help="checkout to measure (e.g. main, for before/after)")
+    parser.add_argument("--no-alternative", action="store_true", help="skip HttpOperator (slow to import)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -209,7 +277,8 @@ def main() -> None:
         serve(args.size, args.serve)
         return
     if args.child:
-        child(args.child, args.url, args.folder)
+        with profiling(__file__, args.child, args.size):
+            child(args.child, args.url, args.folder)
         return
     folder = os.path.realpath(tempfile.mkdtemp(prefix="apf-codec-http-"))
     server, url = start_server(args.size, folder)
@@ -225,8 +294,8 @@ def run_goal(goal_row: tuple[str, str, str, float], args: argparse.Namespace, ur
     goal, key, baseline_name, goal_ratio = goal_row
     ratios, project_rates, baseline_rates, rss = [], [], [], []
     for _ in range(args.runs):
-        project = measure(f"project_{key}", url, folder, args.project_root)
-        baseline = measure(f"baseline_{key}", url, folder, args.project_root)
+        project = measure(f"project_{key}", url, folder, args.project_root, args.size)
+        baseline = measure(f"baseline_{key}", url, folder, args.project_root, args.size)
         project_rates.append(project["bytes"] / project["seconds"] / 1e6)
         baseline_rates.append(baseline["bytes"] / baseline["seconds"] / 1e6)
         ratios.append(project_rates[-1] / baseline_rates[-1])
@@ -244,6 +313,10 @@ def run_goal(goal_row: tuple[str, str, str, float], args: argparse.Namespace, ur
         "size": args.size,
         "peak_rss_mib": round(max(rss), 1),
     }
+    if not args.no_alternative:  # once per size: the users' pick, not the ratio's baseline
+        alternative = measure(f"alternative_{key}", url, folder, args.project_root, args.size)
+        entry["alternative"] = round(alternative["bytes"] / alternative["seconds"] / 1e6, 1)
+        entry["alternative_name"] = ALTERNATIVE_NAME
     print(
         f"{TITLES[goal]}: project {entry['project']} MB/s, {baseline_name} {entry['baseline']} MB/s, ratio "
         f"{entry['ratio_min']}/{entry['ratio_median']}/{entry['ratio_max']} (min/median/max); "

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _report import profiling
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -173,7 +174,9 @@ def timed(runner: Runner, url: str, records: list[dict[str, Any]], batch: int, c
     """Records per second of wall time, and microseconds of this process's CPU (every thread) per record."""
     before = served_records(url)
     started, cpu_started = time.perf_counter(), time.process_time()
-    runner(url, records, batch, concurrency)
+    # contenders run in this process, so the profile (BENCH_PROFILE_DIR) is taken around each run, inside the clock
+    with profiling(__file__, f"{runner.__name__}-c{concurrency}-batch{batch}", len(records)):
+        runner(url, records, batch, concurrency)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     received = served_records(url) - before
     if received != len(records):

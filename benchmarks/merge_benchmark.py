@@ -35,6 +35,8 @@ import tempfile
 import time
 from typing import Any
 
+from _report import profiling
+
 #: The throughput ratio to the dict merge this benchmark expects at least (while holding memory flat).
 GOAL_RATIO = 0.75
 
@@ -124,12 +126,16 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # without /proc: the rusage figure
 
 
-def measure(kind: str, data: str, work: str) -> dict[str, Any]:
+def measure(kind: str, data: str, work: str, size: int) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(data, work)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--base", work], check=True, capture_output=True, text=True, env=env
+        [sys.executable, __file__, "--child", kind, "--base", work, "--size", str(size)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
 
@@ -146,7 +152,7 @@ def bench_size(size: int, runs: int, root: str) -> dict[str, Any]:
     ratios, project, baseline = [], [], []
     for run in range(runs):
         order = ("project", "baseline") if run % 2 == 0 else ("baseline", "project")
-        result = {kind: measure(kind, data, os.path.join(root, f"work-{kind}")) for kind in order}
+        result = {kind: measure(kind, data, os.path.join(root, f"work-{kind}"), size) for kind in order}
         p, b = result["project"], result["baseline"]
         if run == 0:
             same = snapshot_ids(os.path.join(root, "work-project", "snapshot.ndjson")) == snapshot_ids(
@@ -189,7 +195,8 @@ def main() -> None:
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.base)
+        with profiling(__file__, args.child, args.size[0]):  # --size: the snapshot's records, for the label
+            child(args.child, args.base)
         return
     root = tempfile.mkdtemp(prefix="apf-merge-bench-")
     try:

@@ -1,9 +1,8 @@
 """Run every benchmark at three sizes and write the goals table (benchmarks/RESULTS.md). Entry: scripts/bench.sh.
 
-Each script is a child process following the BENCH-RESULT contract (benchmarks/README.md, benchmarks/_report.py).
-A goal is taken from the script that owns its area once that script prints BENCH-RESULT lines; until then from
-this directory's ``goals_*.py`` scripts, which measure every goal of issue 11 themselves. One run at three sizes
-shows scaling: the table gives the project's time and peak RSS at each size (time linear, memory flat).
+Each script is a child process following the BENCH-RESULT contract (benchmarks/README.md, benchmarks/_report.py):
+every goal comes from the script that owns its area (``OWNER_SCRIPTS``), the first one that reports it. One run at
+three sizes shows scaling: the table gives the project's time and peak RSS at each size (time linear, memory flat).
 
     scripts/bench.sh                 # quick: small sizes, 3 runs at the largest size (1 at the others)
     scripts/bench.sh --mode full     # the issue's sizes (1M records, 400 MB), 5 runs at every size
@@ -105,6 +104,7 @@ OWNER_SCRIPTS = (
         "http_sink_benchmark.py", "sink_records", ("http_sink_c1", "http_sink_c1_batch1000", "http_sink_c8_latency")
     ),
     Script("merge_benchmark.py", "records", ("merge_ndjson",)),
+    Script("parse_time_benchmark.py", "none", ("parse_cost",), ("--imports-only",)),
     Script(
         "s3_staging.py",
         "s3_mib",
@@ -123,19 +123,6 @@ ALIASES = {
 #: Goal ids that carry their size ("... a 200-record NDJSON snapshot ..."): one row per goal, sizes in its columns.
 SIZED_ALIASES = ((re.compile(r"^merge 10% updates into a \d+-record NDJSON snapshot"), "merge_ndjson"),)
 RSS_BUDGET_MIB = 150.0
-#: This directory's own measurements of every goal (used for the goals no owner script reports).
-GOAL_SCRIPTS = (
-    Script("goals_http_source.py", "http_mb", ("http_source_ndjson", "http_source_pages", "http_source_pages_rss")),
-    Script(
-        "goals_records.py",
-        "records",
-        ("transform_filter_select", "file_sink_ndjson", "file_source_ndjson", "file_sink_csv", "file_source_csv"),
-    ),
-    Script("goals_http_sink.py", "sink_records", ("http_sink_c1", "http_sink_c8_latency")),
-    Script("parse_time_benchmark.py", "none", ("parse_cost",), ("--imports-only",)),
-)
-#: Options that only the goals scripts know: skip what users pick (slow Airflow imports) at the smaller sizes.
-NO_ALTERNATIVE = {"goals_http_source.py", "goals_http_sink.py"}
 
 
 @dataclass
@@ -164,6 +151,12 @@ def follows_contract(path: Path) -> bool:
     return "_report" in text or "BENCH-RESULT" in text
 
 
+def offers(script: Script, option: str) -> bool:
+    """Whether a script takes ``option`` (``--goals``, ``--no-alternative``): options beyond ``--size`` and
+    ``--runs`` are optional in the contract, so the runner passes them only to scripts whose text mentions them."""
+    return option in (HERE / script.path).read_text(encoding="utf-8")
+
+
 def run_script(
     script: Script, size: float, runs: int, goals: Sequence[str], *, alternative: bool
 ) -> tuple[list[GoalResult], str]:
@@ -171,9 +164,9 @@ def run_script(
     cmd = [sys.executable, str(HERE / script.path), "--runs", str(runs), *script.extra_args]
     if script.group != "none":
         cmd += ["--size", str(int(size)) if size == int(size) else str(size)]  # not "1e+06": int() parses it
-    if goals and "--goals" in (HERE / script.path).read_text(encoding="utf-8"):
+    if goals and offers(script, "--goals"):
         cmd += ["--goals", ",".join(goals)]
-    if script.path in NO_ALTERNATIVE and not alternative:
+    if not alternative and offers(script, "--no-alternative"):  # what users pick: slow imports, largest size only
         cmd.append("--no-alternative")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     started = time.monotonic()
@@ -320,7 +313,6 @@ def main(argv: list[str] | None = None) -> int:
     owners = [s for s in OWNER_SCRIPTS if (HERE / s.path).exists() and follows_contract(HERE / s.path)]
     print(f"owner scripts following the contract: {', '.join(s.path for s in owners) or 'none yet'}")
     measure(owners, outcomes, args.mode, only)
-    measure(GOAL_SCRIPTS, outcomes, args.mode, only)
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
     load_after = os.getloadavg()
     header = [

@@ -283,7 +283,11 @@ def main() -> None:
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print("RESULT " + json.dumps(worker(args.worker, args.mib[0], args.data)), flush=True)
+        from _report import profiling  # BENCH_PROFILE_DIR: benchmarks/README.md
+
+        with profiling(__file__, args.worker, args.mib[0]):
+            result = worker(args.worker, args.mib[0], args.data)
+        print("RESULT " + json.dumps(result), flush=True)
         return
 
     sys.path.insert(0, str(ROOT))

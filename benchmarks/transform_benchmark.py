@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from _report import profiling
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -208,7 +209,8 @@ def main() -> None:
     args = parser.parse_args()
     n = int(args.size)
     if args.worker:
-        worker(args.worker, args.base, n, args.runs)
+        with profiling(__file__, args.worker, n):
+            worker(args.worker, args.base, n, args.runs)
         return
     print(f"transform benchmark: {n:,} records, {args.runs} runs; operations {json.dumps(OPERATIONS)}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")

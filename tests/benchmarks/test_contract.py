@@ -79,7 +79,7 @@ def test_workers_report_their_own_peak_rss_not_their_parents() -> None:
 
 def test_render_shows_ratios_scaling_and_what_was_not_measured() -> None:
     measured = run_all.Outcome("file_sink_csv", [_result(size=s, seconds=s / 100) for s in (100, 200, 400)], "x.py")
-    missing = run_all.Outcome("http_sink_c1", errors=["goals_http_sink.py --size 5: exit 1: boom"])
+    missing = run_all.Outcome("http_sink_c1", errors=["http_sink_benchmark.py --size 5: exit 1: boom"])
     table = run_all.render({"file_sink_csv": measured, "http_sink_c1": missing}, ["# t"])
     assert "| file.sink CSV | 400 records | 10 records/s | 20 (" in table
     assert "0.40 / **0.50** / 0.60" in table and "**not met**" in table
@@ -87,7 +87,7 @@ def test_render_shows_ratios_scaling_and_what_was_not_measured() -> None:
     assert "| http.sink, concurrency 1 | - |" in table and "boom" in table
 
 
-def test_runner_smoke_mode_writes_the_table_from_a_goal_script(tmp_path: Path) -> None:
+def test_runner_smoke_mode_writes_the_table_from_the_owner_script(tmp_path: Path) -> None:
     output = tmp_path / "RESULTS.md"
     args = ["--mode", "smoke", "--only", "file_sink_csv", "--output", str(output), "--note", "test"]
     proc = subprocess.run(
@@ -101,18 +101,79 @@ def test_runner_smoke_mode_writes_the_table_from_a_goal_script(tmp_path: Path) -
     table = output.read_text()
     assert "| file.sink CSV | 800 records |" in table, table
     assert "**Note:** test" in table
+    assert "from codec_files_benchmark.py" in table
     row = next(line for line in table.splitlines() if line.startswith("| file.sink CSV"))
     assert len(row.split("|")[-2].split("/")) == 3  # peak RSS at each of the three sizes
 
 
-def test_profiled_writes_a_profile_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profiling_writes_a_profile_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BENCH_PROFILE_DIR", raising=False)
-    assert _report.profiled("plain", lambda: {"seconds": 1.0}) == {"seconds": 1.0}
+    with _report.profiling("/x/plain_benchmark.py", "project", 10.0):
+        sum(range(1000))
     assert not list(tmp_path.iterdir())
     monkeypatch.setenv("BENCH_PROFILE_DIR", str(tmp_path / "prof"))
-    assert _report.profiled("w", lambda: {"n": sum(range(1000))}) == {"n": 499500}
-    assert (tmp_path / "prof" / "w.prof").stat().st_size > 0
-    assert "cumulative" in (tmp_path / "prof" / "w.txt").read_text()
+    with pytest.raises(ZeroDivisionError), _report.profiling("/x/some_benchmark.py", "baseline", 1e6):
+        _ = sum(range(1000)) / 0  # a failing worker still leaves its profile
+    assert (tmp_path / "prof" / "some_benchmark-baseline-1000000.prof").stat().st_size > 0
+    assert "cumulative" in (tmp_path / "prof" / "some_benchmark-baseline-1000000.txt").read_text()
+    with _report.profiling("some_benchmark.py", "project", 2.5):
+        pass
+    assert (tmp_path / "prof" / "some_benchmark-project-2.5.prof").exists()
+
+
+#: Owner scripts the runner's profiles do not reach: parse_time_benchmark.py measures ``python -c "import ..."``
+#: probes (an import profile is ``python -X importtime``'s job); the other two are not on the contract, so the
+#: runner never calls them (and importing ``_report`` would make ``follows_contract`` think they were).
+UNPROFILED = {"parse_time_benchmark.py", "file_sink_benchmark.py", "http_stream_benchmark.py"}
+
+
+@pytest.mark.parametrize("script", sorted({s.path for s in run_all.OWNER_SCRIPTS} - UNPROFILED))
+def test_owner_scripts_profile_their_workers(script: str) -> None:
+    """``BENCH_PROFILE_DIR`` reaches every owner script's workers through ``_report.profiling``."""
+    assert "profiling(__file__" in (BENCHMARKS / script).read_text(encoding="utf-8")
+
+
+def test_scripts_off_the_contract_are_not_called_by_the_runner() -> None:
+    """They take neither ``--size`` nor ``--runs``: called, they would fail instead of leaving the goal to others."""
+    for script in ("http_stream_benchmark.py", "file_sink_benchmark.py"):
+        assert not run_all.follows_contract(BENCHMARKS / script), script
+
+
+def test_every_goal_has_an_owner_script_following_the_contract() -> None:
+    """No fallback measures a goal any more: a goal no owner script reports would silently leave the table."""
+    owned = {
+        goal
+        for script in run_all.OWNER_SCRIPTS
+        if (BENCHMARKS / script.path).exists() and run_all.follows_contract(BENCHMARKS / script.path)
+        for goal in script.goals
+    }
+    assert set(run_all.GOALS) <= owned
+
+
+def test_http_source_reports_what_users_pick_and_profiles_each_worker(tmp_path: Path) -> None:
+    """codec_http_benchmark.py fills ``alternative`` (HttpOperator + writing the file) unless told not to."""
+    env = {**os.environ, "BENCH_PROFILE_DIR": str(tmp_path), "PYTHONPATH": str(BENCHMARKS.parent)}
+    script = [sys.executable, str(BENCHMARKS / "codec_http_benchmark.py"), "--size", "0.2", "--runs", "1"]
+    done = subprocess.run(script, capture_output=True, text=True, env=env, check=False, cwd=BENCHMARKS.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = _report.parse_results(done.stdout)
+    assert [r.goal for r in results] == ["http_source_ndjson", "http_source_pages"]
+    assert all(r.alternative and r.alternative_name == "HttpOperator + write" for r in results)
+    profiles = {path.name for path in tmp_path.glob("*.prof")}
+    assert {
+        f"codec_http_benchmark-{who}_{kind}-0.2.prof"
+        for who in ("project", "baseline", "alternative")
+        for kind in ("ndjson", "pages")
+    } <= profiles
+    quick = subprocess.run([*script, "--no-alternative"], capture_output=True, text=True, env=env, check=False)
+    assert quick.returncode == 0, quick.stderr[-3000:]
+    assert all(r.alternative is None for r in _report.parse_results(quick.stdout))
+
+
+def test_the_runner_asks_for_what_users_pick_only_where_a_script_offers_it() -> None:
+    (codec_http,) = [s for s in run_all.OWNER_SCRIPTS if s.path == "codec_http_benchmark.py"]
+    (merge,) = [s for s in run_all.OWNER_SCRIPTS if s.path == "merge_benchmark.py"]
+    assert run_all.offers(codec_http, "--no-alternative") and not run_all.offers(merge, "--no-alternative")
 
 
 def test_workers_run_this_checkout_first(monkeypatch: pytest.MonkeyPatch) -> None:
